@@ -1,0 +1,1 @@
+"""polarizability/reference."""
