@@ -87,6 +87,7 @@ def provenance(
         "packages": package_versions(),
         "parameters": parameters or {},
         "model_files": {
-            name: {"path": str(p), "sha256": file_sha256(p)} for name, p in (model_files or {}).items()
+            name: {"path": str(p), "sha256": file_sha256(p)}
+            for name, p in (model_files or {}).items()
         },
     }
