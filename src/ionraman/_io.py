@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 _TRACKED_PACKAGES = (
-    "ionraman", "numpy", "scipy", "ase", "h5py", "pandas", "kinisi", "torch", "sevenn", "chgnet",
+    "ionraman",
+    "numpy",
+    "scipy",
+    "ase",
+    "h5py",
+    "pandas",
+    "kinisi",
+    "torch",
+    "sevenn",
+    "chgnet",
 )
 
 

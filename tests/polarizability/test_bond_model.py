@@ -1,0 +1,96 @@
+"""Tests of the bond-polarizability baseline: symmetry, extensivity, fit recovery, persistence."""
+
+import numpy as np
+import pytest
+from ase.spacegroup import crystal
+from scipy.spatial.transform import Rotation
+
+from ionraman.errors import InputError
+from ionraman.polarizability.bond_model import BondPolarizabilityModel
+
+
+def _na3sbs4(rattle: float = 0.0, seed: int = 0):
+    atoms = crystal(
+        ["Na", "Na", "Sb", "S"],
+        basis=[(0, 0.5, 0.42066), (0, 0, 0), (0, 0, 0.5), (0.31244, 0.34755, 0.16502)],
+        spacegroup=114,
+        cellpar=[7.1708, 7.1708, 7.2376, 90, 90, 90],
+    )
+    if rattle:
+        atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def _reference_model() -> BondPolarizabilityModel:
+    """A model with hand-set parameters, used to generate exact synthetic labels."""
+    m = BondPolarizabilityModel()
+    m.r0_A = {("Sb", "S"): 2.37, ("Na", "S"): 2.95}
+    m.params = {
+        ("Sb", "S"): np.array([6.0, 9.0, 2.5, 1.5]),
+        ("Na", "S"): np.array([1.2, 0.8, 0.6, 0.3]),
+    }
+    m.atom_params = {"Na": 0.3, "S": 2.0, "Sb": 1.0}
+    return m
+
+
+def test_rotation_equivariance_and_translation_invariance() -> None:
+    atoms = _na3sbs4(0.1, 1)
+    model = _reference_model()
+    alpha = model.predict(atoms)
+    rot = Rotation.random(random_state=3).as_matrix()
+    rotated = atoms.copy()
+    rotated.set_cell(atoms.cell @ rot.T, scale_atoms=False)
+    rotated.positions = atoms.positions @ rot.T
+    np.testing.assert_allclose(model.predict(rotated), rot @ alpha @ rot.T, rtol=1e-10, atol=1e-10)
+    shifted = atoms.copy()
+    shifted.translate([0.3, -1.1, 2.0])
+    shifted.wrap()
+    np.testing.assert_allclose(model.predict(shifted), alpha, atol=1e-10)
+    perm = atoms[np.random.default_rng(0).permutation(len(atoms))]
+    np.testing.assert_allclose(model.predict(perm), alpha, atol=1e-10)
+    np.testing.assert_allclose(alpha, alpha.T, atol=1e-12)
+
+
+def test_supercell_is_extensive() -> None:
+    atoms = _na3sbs4(0.05, 2)
+    model = _reference_model()
+    np.testing.assert_allclose(
+        model.predict(atoms * (2, 2, 2)), 8 * model.predict(atoms), rtol=1e-10
+    )
+
+
+def test_fit_recovers_parameters_from_exact_labels() -> None:
+    truth = _reference_model()
+    data = []
+    for seed in range(12):
+        at = _na3sbs4(0.08, seed)
+        at.info["REF_polarizability"] = truth.predict(at)
+        data.append(at)
+    fitted = BondPolarizabilityModel().fit(data)
+    for at in data:
+        np.testing.assert_allclose(fitted.predict(at), at.info["REF_polarizability"], atol=1e-6)
+    test = _na3sbs4(0.08, 99)
+    np.testing.assert_allclose(fitted.predict(test), truth.predict(test), rtol=1e-5)
+
+
+def test_save_load_round_trip(tmp_path) -> None:
+    model = _reference_model()
+    path = model.save(tmp_path / "bond.json")
+    loaded = BondPolarizabilityModel.load(path)
+    atoms = _na3sbs4(0.05, 4)
+    np.testing.assert_allclose(loaded.predict(atoms), model.predict(atoms), rtol=1e-12)
+
+
+def test_errors() -> None:
+    with pytest.raises(InputError, match=r"no atoms\.info"):
+        BondPolarizabilityModel().fit([_na3sbs4()])
+    with pytest.raises(InputError, match="not fitted"):
+        BondPolarizabilityModel().predict(_na3sbs4())
+    agi = crystal(
+        ["Ag", "I"],
+        basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
+        spacegroup=221,
+        cellpar=[4, 4, 4, 90, 90, 90],
+    )
+    with pytest.raises(InputError, match="no parameters for"):
+        _reference_model().predict(agi)
