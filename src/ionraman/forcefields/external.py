@@ -1,0 +1,184 @@
+"""Universal models that need a local weights file: MACE-MP, MatterSim, ORB, UMA.
+
+Their packages download weights on first use, which does not work on offline compute nodes.
+ionraman never triggers those downloads: the user downloads the weights elsewhere and passes
+``FAMILY:/path/to/weights`` (CLI ``--force-field mace:/data/mace-mpa-0-medium.model``).
+These packages are optional and not installed with ionraman; a clear one-line
+:class:`~ionraman.errors.InputError` names the missing package.
+
+=========  =====================  ============================================================
+family     package (pip)          notes
+=========  =====================  ============================================================
+mace       mace-torch             any MACE model file (MACE-MP-0, MPA-0, OMAT-0); float64 default
+mattersim  mattersim              MatterSim v1 checkpoints (``*.pth``)
+orb        orb-models             option ``model=`` names the architecture, e.g.
+                                  ``orb_v3_conservative_inf_omat`` (the default)
+uma        fairchem-core          option ``task_name=`` (default ``"omat"`` for inorganic solids)
+=========  =====================  ============================================================
+
+Aliases: ``mace-mp``, ``mace-mpa``, ``mace-omat`` → mace; ``fairchem`` → uma; ``orb-v3-…``
+names select that ORB architecture (``orb-v3-conservative-inf-omat:/path/ckpt``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ase.calculators.calculator import BaseCalculator
+
+from ionraman.errors import InputError
+from ionraman.forcefields.registry import ForceFieldSpec
+
+
+@dataclass(frozen=True)
+class ExternalFamily:
+    """A universal-model family loaded from a user-supplied weights file."""
+
+    module: str  # importable top-level module
+    pip: str  # distribution to install
+    builder: Callable[..., BaseCalculator]
+    description: str
+    reference: str
+    dtype: str = "float32"
+
+
+def _mace(*, weights: Path, device: str = "cpu", default_dtype: str = "float64", **kw: Any):
+    from mace.calculators import MACECalculator
+
+    return MACECalculator(
+        model_paths=str(weights), device=device, default_dtype=default_dtype, **kw
+    )
+
+
+def _mattersim(*, weights: Path, device: str = "cpu", **kw: Any):
+    from mattersim.forcefield import MatterSimCalculator
+    from mattersim.forcefield.potential import Potential
+
+    potential = Potential.from_checkpoint(load_path=str(weights), device=device, **kw)
+    return MatterSimCalculator(potential=potential, device=device)
+
+
+def _orb(
+    *,
+    weights: Path,
+    device: str = "cpu",
+    model: str = "orb_v3_conservative_inf_omat",
+    precision: str = "float32-high",
+    **kw: Any,
+):
+    from orb_models.forcefield import pretrained
+    from orb_models.forcefield.calculator import ORBCalculator
+
+    loader = getattr(pretrained, model.replace("-", "_"), None)
+    if loader is None:
+        raise InputError(f"orb-models has no pretrained model {model!r}")
+    orbff = loader(weights_path=str(weights), device=device, precision=precision, **kw)
+    return ORBCalculator(orbff, device=device)
+
+
+def _uma(*, weights: Path, device: str = "cpu", task_name: str = "omat", **kw: Any):
+    from fairchem.core import FAIRChemCalculator, pretrained_mlip
+
+    predictor = pretrained_mlip.load_predict_unit(str(weights), device=device, **kw)
+    return FAIRChemCalculator(predictor, task_name=task_name)
+
+
+EXTERNAL_FAMILIES: dict[str, ExternalFamily] = {
+    "mace": ExternalFamily(
+        "mace",
+        "mace-torch",
+        _mace,
+        "MACE model from a local file",
+        "I. Batatia et al., arXiv:2401.00096 (MACE-MP-0)",
+        dtype="float64",
+    ),
+    "mattersim": ExternalFamily(
+        "mattersim",
+        "mattersim",
+        _mattersim,
+        "MatterSim model from a local checkpoint",
+        "H. Yang et al., arXiv:2405.04967 (MatterSim)",
+    ),
+    "orb": ExternalFamily(
+        "orb_models",
+        "orb-models",
+        _orb,
+        "ORB model from a local checkpoint",
+        "B. Rhodes et al., arXiv:2504.06231 (Orb-v3)",
+    ),
+    "uma": ExternalFamily(
+        "fairchem",
+        "fairchem-core",
+        _uma,
+        "UMA (fairchem) model from a local checkpoint",
+        "B. M. Wood et al., arXiv:2506.23971 (UMA)",
+    ),
+}
+_ALIASES = {
+    "mace-mp": "mace",
+    "mace-mp-0": "mace",
+    "mace-mpa": "mace",
+    "mace-omat": "mace",
+    "fairchem": "uma",
+    "matter-sim": "mattersim",
+}
+
+
+def _family_of(prefix: str) -> tuple[str, dict[str, Any]] | None:
+    """Family key and implied options of a name prefix (``None`` when not an external family)."""
+    p = prefix.lower()
+    if p in EXTERNAL_FAMILIES:
+        return p, {}
+    if p in _ALIASES:
+        return _ALIASES[p], {}
+    if p.startswith(("orb-v", "orb_v")):
+        return "orb", {"model": p.replace("-", "_")}
+    return None
+
+
+def resolve_external(name: str) -> ForceFieldSpec | None:
+    """Spec for ``FAMILY:/path`` names; ``None`` when ``name`` is not an external family.
+
+    Raises
+    ------
+    InputError
+        Family named without a weights file (the automatic download does not work offline),
+        weights file missing, or the family's package not installed.
+    """
+    prefix, sep, path = name.partition(":")
+    found = _family_of(prefix)
+    if found is None:
+        return None
+    key, implied = found
+    fam = EXTERNAL_FAMILIES[key]
+    if not sep or not path.strip():
+        raise InputError(
+            f"force field {prefix!r} needs a local weights file: its automatic download does "
+            f"not work offline; download the weights elsewhere and pass {prefix}:/path/to/weights"
+        )
+    weights = Path(path.strip()).expanduser()
+    if not weights.is_file():
+        raise InputError(f"weights file {str(weights)!r} for force field {prefix!r} not found")
+    if importlib.util.find_spec(fam.module) is None:
+        raise InputError(
+            f"force field {prefix!r} needs package {fam.pip!r}, which is not installed "
+            f"(pip install {fam.pip}); ionraman does not install it"
+        )
+
+    def factory(**kwargs: Any) -> BaseCalculator:
+        return fam.builder(**{**implied, **kwargs})
+
+    return ForceFieldSpec(
+        name=name,
+        factory=factory,
+        description=fam.description,
+        reference=fam.reference,
+        weights=weights,
+        dtype=fam.dtype,
+        packages=(fam.pip, "torch"),
+        kind="external",
+    )

@@ -1,0 +1,558 @@
+"""Reference polarizability of one periodic structure from Quantum ESPRESSO (pw.x + ph.x DFPT).
+
+For a cell of volume V the clamped-ion electronic dielectric tensor ε∞ (q = 0 DFPT, ``ph.x`` with
+``epsil=.true., trans=.false.``) gives the cell polarizability
+
+    α = V (ε∞ − 1) / 4π        (Å³, V in Å³; Gaussian units, see :mod:`ionraman.conventions`).
+
+Two runs in ``workdir``: ``pw.x`` (self-consistent ground state, ``pw.in`` → ``pw.out``) and
+``ph.x`` (``ph.in`` → ``ph.out``). Both outputs are kept. Anything short of a clean finish
+(non-zero exit, SCF or DFPT not converged, no ``JOB DONE.``, a ``CRASH`` file, no dielectric
+tensor) is returned as a failed :class:`QEResult` naming the log file, never as a number.
+
+Inputs are written with ASE (:func:`ase.io.espresso.write_espresso_in`,
+:func:`ase.io.espresso.write_espresso_ph`); pseudopotentials come from
+:mod:`ionraman.polarizability.reference.pseudopotentials` (PBE, SPMS ONCVPSP norm-conserving; the
+only kind ``ph.x`` DFPT dielectric runs support without extra cost).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.io.espresso import write_espresso_in, write_espresso_ph
+
+from ionraman._io import atomic_path, provenance, write_text_atomic
+from ionraman.errors import InputError
+from ionraman.polarizability.reference.pseudopotentials import (
+    PSEUDO_SET_NAME,
+    PseudoFile,
+    upf_pseudopotentials,
+)
+
+PREFIX = "ionraman"
+"""QE ``prefix`` of every run (files in ``<workdir>/tmp``)."""
+EPSILON_HEADER = "Dielectric constant in cartesian axis"
+"""Line of ph.x output that precedes the three rows of ε∞."""
+INFO_POLARIZABILITY = "REF_polarizability"
+INFO_EPSILON = "REF_epsilon_inf"
+INFO_SOURCE = "REF_source"
+
+
+@dataclass(frozen=True)
+class QESettings:
+    """Numerical and execution settings of a pw.x + ph.x dielectric run.
+
+    Attributes
+    ----------
+    ecutwfc_ry : float
+        Plane-wave cutoff of the wavefunctions (Ry). SPMS estimate for 1e-4 Ha/atom: 40 Ry.
+    ecutrho_ry : float or None
+        Density cutoff (Ry); None = 4 × ``ecutwfc_ry`` (norm-conserving).
+    kpts : (int, int, int)
+        Monkhorst–Pack grid.
+    kpts_shifted : bool
+        Half-step shift of the grid in every direction (QE offsets ``1 1 1``).
+    conv_thr_ry : float
+        pw.x SCF threshold on the estimated energy error (Ry, whole cell).
+    tr2_ph : float
+        ph.x self-consistency threshold of the response (QE's dimensionless ``tr2_ph``).
+    mixing_beta : float
+        SCF mixing factor.
+    electron_maxstep, niter_ph : int
+        Iteration limits of pw.x and ph.x; hitting them is reported as a failure.
+    mpi_ranks : int
+        MPI processes (1 = no mpirun).
+    npool : int
+        k-point pools (``-nk``); must divide ``mpi_ranks``.
+    omp_threads : int
+        OpenMP/BLAS threads per rank.
+    mpirun, pw_command, ph_command : str
+        Executables (looked up on PATH).
+    mpirun_args : tuple of str
+        Extra mpirun arguments. ``--allow-run-as-root`` is added automatically for root.
+    timeout_s : float or None
+        Wall-clock limit per executable (s); exceeding it is a failure.
+    keep_scratch : bool
+        Keep ``<workdir>/tmp`` (wavefunctions) after a successful run.
+    """
+
+    ecutwfc_ry: float = 44.0
+    ecutrho_ry: float | None = None
+    kpts: tuple[int, int, int] = (2, 2, 2)
+    kpts_shifted: bool = True
+    conv_thr_ry: float = 1e-10
+    tr2_ph: float = 1e-12
+    mixing_beta: float = 0.5
+    electron_maxstep: int = 200
+    niter_ph: int = 100
+    mpi_ranks: int = 2
+    npool: int = 2
+    omp_threads: int = 1
+    mpirun: str = "mpirun"
+    pw_command: str = "pw.x"
+    ph_command: str = "ph.x"
+    mpirun_args: tuple[str, ...] = ("--bind-to", "none")
+    timeout_s: float | None = None
+    keep_scratch: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.ecutwfc_ry > 0, "ecutwfc_ry", self.ecutwfc_ry, "a positive cutoff in Ry"),
+            (self.ecutrho_ry is None or self.ecutrho_ry >= 4 * self.ecutwfc_ry, "ecutrho_ry",
+             self.ecutrho_ry, "None or >= 4 * ecutwfc_ry (norm-conserving)"),
+            (len(self.kpts) == 3 and all(int(k) >= 1 for k in self.kpts), "kpts", self.kpts,
+             "three positive integers"),
+            (self.conv_thr_ry > 0 and self.tr2_ph > 0, "conv_thr_ry/tr2_ph",
+             (self.conv_thr_ry, self.tr2_ph), "positive thresholds"),
+            (self.mpi_ranks >= 1 and self.npool >= 1 and self.mpi_ranks % self.npool == 0,
+             "npool", (self.mpi_ranks, self.npool), "a divisor of mpi_ranks"),
+        ]
+        for ok, name, value, expected in checks:
+            if not ok:
+                raise InputError(f"QESettings.{name}={value!r}: expected {expected}")
+
+    @property
+    def ecutrho(self) -> float:
+        """Density cutoff actually used (Ry)."""
+        return self.ecutrho_ry if self.ecutrho_ry is not None else 4.0 * self.ecutwfc_ry
+
+    def physics(self) -> dict[str, Any]:
+        """The settings that change the numbers (not how the run is executed)."""
+        return {
+            "ecutwfc_ry": self.ecutwfc_ry,
+            "ecutrho_ry": self.ecutrho,
+            "kpts": list(self.kpts),
+            "kpts_shifted": self.kpts_shifted,
+            "conv_thr_ry": self.conv_thr_ry,
+            "tr2_ph": self.tr2_ph,
+            "functional": "PBE",
+            "pseudopotentials": PSEUDO_SET_NAME,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """All settings, JSON-ready."""
+        d = dataclasses.asdict(self)
+        d["kpts"] = list(self.kpts)
+        d["mpirun_args"] = list(self.mpirun_args)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QESettings:
+        """Inverse of :meth:`to_dict` (unknown keys are an :class:`InputError`)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise InputError(
+                f"QE settings: unknown keys {unknown}; expected some of {sorted(names)}"
+            )
+        d = dict(d)
+        if "kpts" in d:
+            d["kpts"] = tuple(int(k) for k in d["kpts"])
+        if "mpirun_args" in d:
+            d["mpirun_args"] = tuple(d["mpirun_args"])
+        return cls(**d)
+
+
+@dataclass
+class QEResult:
+    """Outcome of one dielectric run.
+
+    Attributes
+    ----------
+    ok : bool
+        True only when both codes finished cleanly and ε∞ was read.
+    epsilon_inf : ndarray, shape (3, 3) or None
+        Clamped-ion electronic dielectric tensor (dimensionless), Cartesian axes of the input cell.
+    polarizability_A3 : ndarray, shape (3, 3) or None
+        α = V (ε∞ − 1) / 4π of the whole cell (Å³).
+    volume_A3 : float
+        Cell volume (Å³).
+    error : str or None
+        Why the run failed (one line, names the log file).
+    logs : dict of str to str
+        ``{"pw": path, "ph": path}`` of the output files.
+    wall_s : dict of str to float
+        Wall time of each executable (s).
+    metadata : dict
+        Code and version, settings, pseudopotential files and hashes, provenance.
+    """
+
+    ok: bool
+    epsilon_inf: np.ndarray | None
+    polarizability_A3: np.ndarray | None
+    volume_A3: float
+    error: str | None = None
+    logs: dict[str, str] = field(default_factory=dict)
+    wall_s: dict[str, float] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (arrays as nested lists)."""
+        d = dataclasses.asdict(self)
+        for key in ("epsilon_inf", "polarizability_A3"):
+            value = getattr(self, key)
+            d[key] = None if value is None else np.asarray(value).tolist()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> QEResult:
+        """Inverse of :meth:`to_json`."""
+        d = dict(d)
+        for key in ("epsilon_inf", "polarizability_A3"):
+            d[key] = None if d.get(key) is None else np.asarray(d[key], dtype=float)
+        return cls(**d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Physics and parsing
+# ---------------------------------------------------------------------------------------------
+def polarizability_from_epsilon(epsilon_inf: np.ndarray, volume_A3: float) -> np.ndarray:
+    """α = V (ε∞ − 1) / 4π.
+
+    Parameters
+    ----------
+    epsilon_inf : array_like, shape (..., 3, 3)
+        Dielectric tensor (dimensionless).
+    volume_A3 : float
+        Cell volume (Å³).
+
+    Returns
+    -------
+    ndarray, shape (..., 3, 3)
+        Cell polarizability (Å³).
+    """
+    eps = np.asarray(epsilon_inf, dtype=float)
+    return volume_A3 * (eps - np.eye(3)) / (4.0 * np.pi)
+
+
+_FLOAT = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eEdD][-+]?\d+)?"
+_ROW = re.compile(rf"^\s*\(\s*({_FLOAT})\s+({_FLOAT})\s+({_FLOAT})\s*\)\s*$")
+
+
+def parse_epsilon(ph_output: str) -> np.ndarray:
+    """ε∞ from ph.x output: the three rows after the last ``Dielectric constant in cartesian axis``.
+
+    Returns
+    -------
+    ndarray, shape (3, 3)
+
+    Raises
+    ------
+    ValueError
+        If the block is missing or malformed.
+    """
+    lines = ph_output.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == EPSILON_HEADER]
+    if not starts:
+        raise ValueError(f"no '{EPSILON_HEADER}' block")
+    rows = []
+    for line in lines[starts[-1] + 1 :]:
+        match = _ROW.match(line)
+        if match:
+            rows.append([float(x.replace("D", "E").replace("d", "e")) for x in match.groups()])
+            if len(rows) == 3:
+                break
+        elif line.strip():
+            break
+    if len(rows) != 3:
+        raise ValueError(f"'{EPSILON_HEADER}' block has {len(rows)} rows, expected 3")
+    return np.array(rows)
+
+
+def parse_qe_version(output: str) -> str | None:
+    """Version string of the program that wrote ``output`` (e.g. ``"6.7MaX"``), None if absent."""
+    match = re.search(r"Program \S+ v\.(\S+) starts", output)
+    return match.group(1) if match else None
+
+
+def output_problem(output: str, program: str) -> str | None:
+    """Why a pw.x/ph.x output does not describe a clean, converged run; None if it does.
+
+    Parameters
+    ----------
+    output : str
+        Full text of the output file.
+    program : {"pw", "ph"}
+        Which code wrote it.
+    """
+    error = re.search(r"%{20,}\s*\n\s*Error in routine (.*?)\n(.*?)\n", output)
+    if error:
+        routine = error.group(1).strip().rstrip(":")
+        return f"{program}.x error in routine {routine}: {error.group(2).strip()}"
+    if program == "pw" and "convergence NOT achieved" in output:
+        return "pw.x SCF convergence NOT achieved"
+    if program == "ph" and re.search(r"No convergence has been achieved", output):
+        return "ph.x DFPT response not converged"
+    if "JOB DONE." not in output:
+        return f"{program}.x stopped before 'JOB DONE.'"
+    if program == "pw" and "convergence has been achieved" not in output:
+        return "pw.x SCF convergence not reported"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Input writers
+# ---------------------------------------------------------------------------------------------
+def write_pw_input(
+    atoms: Atoms,
+    settings: QESettings,
+    pseudos: dict[str, PseudoFile],
+    path: str | os.PathLike[str],
+    outdir: str = "./tmp",
+) -> Path:
+    """Write the pw.x SCF input for ``atoms`` (Cartesian Å positions, cell in Å).
+
+    Every species must have an entry in ``pseudos``; all files must lie in one directory, which
+    becomes ``pseudo_dir``.
+    """
+    missing = sorted(set(atoms.get_chemical_symbols()) - set(pseudos))
+    if missing:
+        raise InputError(f"pw.x input: no pseudopotential for elements {missing}")
+    dirs = {p.upf_path.parent.resolve() for p in pseudos.values()}
+    if len(dirs) != 1:
+        raise InputError(f"pw.x input: pseudopotentials in several directories {sorted(dirs)}")
+    input_data = {
+        "control": {
+            "calculation": "scf",
+            "prefix": PREFIX,
+            "outdir": outdir,
+            "pseudo_dir": str(dirs.pop()),
+            "verbosity": "high",
+            "tprnfor": True,
+        },
+        "system": {
+            "ecutwfc": float(settings.ecutwfc_ry),
+            "ecutrho": float(settings.ecutrho),
+            "occupations": "fixed",
+        },
+        "electrons": {
+            "conv_thr": float(settings.conv_thr_ry),
+            "mixing_beta": float(settings.mixing_beta),
+            "electron_maxstep": int(settings.electron_maxstep),
+            # The converted UPF files carry no pseudo-atomic orbitals.
+            "startingwfc": "random",
+        },
+    }
+    buffer = io.StringIO()
+    write_espresso_in(
+        buffer,
+        atoms,
+        input_data=input_data,
+        pseudopotentials={s: p.upf_path.name for s, p in pseudos.items()},
+        kpts=tuple(int(k) for k in settings.kpts),
+        koffset=(1, 1, 1) if settings.kpts_shifted else (0, 0, 0),
+    )
+    # ASE writes every namelist it knows, including ones newer than QE 6.7 (&FCP, &RISM), which
+    # pw.x 6.7 then reports as ignored cards; drop the empty ones.
+    text = re.sub(r"^&\w+\s*\n/\s*\n", "", buffer.getvalue(), flags=re.MULTILINE)
+    return write_text_atomic(path, text)
+
+
+def write_ph_input(
+    settings: QESettings, path: str | os.PathLike[str], outdir: str = "./tmp"
+) -> Path:
+    """Write the ph.x input: q = 0, electric-field perturbation only (ε∞, no phonons)."""
+    input_data = {
+        "inputph": {
+            "prefix": PREFIX,
+            "outdir": outdir,
+            "tr2_ph": float(settings.tr2_ph),
+            "niter_ph": int(settings.niter_ph),
+            "epsil": True,
+            "trans": False,
+            "fildyn": "ph.dyn",
+        }
+    }
+    with atomic_path(path) as tmp, open(tmp, "w") as fd:
+        fd.write("ionraman epsilon_inf (q = 0, clamped ions)\n")
+        write_espresso_ph(fd, input_data=input_data, qpts=(0.0, 0.0, 0.0))
+    return Path(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+def command_line(settings: QESettings, program: str) -> list[str]:
+    """The argv that runs ``program`` ("pw" or "ph") under the settings' MPI layout."""
+    exe_name = settings.pw_command if program == "pw" else settings.ph_command
+    exe = shutil.which(exe_name)
+    if exe is None:
+        raise InputError(
+            f"QE executable {exe_name!r} not found on PATH; install Quantum ESPRESSO "
+            "(scripts/install_dft.sh: apt-get install quantum-espresso openmpi-bin)"
+        )
+    argv = [exe]
+    if settings.npool > 1:
+        argv += ["-nk", str(settings.npool)]
+    if settings.mpi_ranks == 1:
+        return argv
+    mpirun = shutil.which(settings.mpirun)
+    if mpirun is None:
+        raise InputError(
+            f"mpirun {settings.mpirun!r} not found on PATH (apt-get install openmpi-bin)"
+        )
+    extra = list(settings.mpirun_args)
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-run-as-root" not in extra:
+        extra.append("--allow-run-as-root")
+    return [mpirun, "-np", str(settings.mpi_ranks), *extra, *argv]
+
+
+def _run(
+    argv: list[str], cwd: Path, stdin: Path, stdout: Path, settings: QESettings
+) -> tuple[int, float]:
+    """Run ``argv`` with stdin/stdout redirected; return (exit code, wall seconds). -9: timeout."""
+    env = dict(os.environ)
+    threads = str(settings.omp_threads)
+    env.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    start = time.perf_counter()
+    with open(stdin) as fin, open(stdout, "w") as fout:
+        # Own session so that a timeout kills mpirun and all its ranks together.
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=fin, stdout=fout, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
+        try:
+            code = proc.wait(timeout=settings.timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            code = -9
+    return code, time.perf_counter() - start
+
+
+def run_epsilon(
+    atoms: Atoms,
+    workdir: str | os.PathLike[str],
+    settings: QESettings | None = None,
+    pseudo_cache: str | os.PathLike[str] | None = None,
+) -> QEResult:
+    """Compute ε∞ and α of ``atoms`` with pw.x + ph.x in ``workdir``.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Periodic insulating structure (positions Å, cell Å).
+    workdir : path-like
+        Directory for inputs, outputs (kept) and the scratch ``tmp/``.
+    settings : QESettings, optional
+        Defaults: 44 Ry, shifted 2×2×2, tr2_ph 1e-12, 2 MPI ranks in 2 pools.
+    pseudo_cache : path-like, optional
+        Where converted UPF files are cached (default :func:`pseudo_cache_dir`).
+
+    Returns
+    -------
+    QEResult
+        ``ok=False`` with a one-line ``error`` naming the log on any failure of the codes.
+
+    Raises
+    ------
+    InputError
+        Non-periodic or empty structure, executables or pseudopotentials missing.
+    """
+    settings = settings or QESettings()
+    if len(atoms) == 0 or not all(atoms.pbc) or atoms.cell.rank != 3:
+        raise InputError("run_epsilon: expected a non-empty structure periodic in 3 dimensions")
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    pseudos = upf_pseudopotentials(atoms.get_chemical_symbols(), cache_dir=pseudo_cache)
+    argv = {p: command_line(settings, p) for p in ("pw", "ph")}
+    volume = float(atoms.get_volume())
+    pw_in = write_pw_input(atoms, settings, pseudos, workdir / "pw.in")
+    ph_in = write_ph_input(settings, workdir / "ph.in")
+    crash = workdir / "CRASH"
+    crash.unlink(missing_ok=True)
+
+    logs = {"pw": str(workdir / "pw.out"), "ph": str(workdir / "ph.out")}
+    wall: dict[str, float] = {}
+    versions: dict[str, str | None] = {}
+    metadata: dict[str, Any] = {
+        "code": "Quantum ESPRESSO",
+        "method": "DFPT q=0 electric-field response (ph.x epsil=.true., trans=.false.), "
+        "clamped ions",
+        "settings": settings.to_dict(),
+        "physics": settings.physics(),
+        "pseudopotentials": {s: p.metadata() for s, p in pseudos.items()},
+        "commands": {p: " ".join(a) for p, a in argv.items()},
+        "formula": atoms.get_chemical_formula(),
+        "volume_A3": volume,
+        "provenance": provenance(parameters=settings.to_dict()),
+    }
+
+    def failed(message: str) -> QEResult:
+        metadata["versions"] = versions
+        return QEResult(False, None, None, volume, error=message, logs=logs, wall_s=wall,
+                        metadata=metadata)
+
+    for program, stdin in (("pw", pw_in), ("ph", ph_in)):
+        out = Path(logs[program])
+        code, wall[program] = _run(argv[program], workdir, stdin, out, settings)
+        text = out.read_text(errors="replace") if out.exists() else ""
+        versions[program] = parse_qe_version(text)
+        if code == -9:
+            return failed(f"{program}.x exceeded timeout_s={settings.timeout_s} (log {out})")
+        problem = output_problem(text, program)
+        if problem is None and crash.exists():
+            problem = f"{program}.x wrote a CRASH file ({crash})"
+        if problem is None and code != 0:
+            problem = f"{program}.x exited with code {code}"
+        if problem is not None:
+            return failed(f"{problem} (log {out})")
+
+    try:
+        epsilon = parse_epsilon(Path(logs["ph"]).read_text())
+    except ValueError as exc:
+        return failed(f"ph.x output unusable: {exc} (log {logs['ph']})")
+    finite = bool(np.all(np.isfinite(epsilon)))
+    if not finite or np.any(np.linalg.eigvalsh(0.5 * (epsilon + epsilon.T)) < 1.0):
+        return failed(f"ph.x gave an unphysical ε∞ (eigenvalue < 1) (log {logs['ph']})")
+    if not settings.keep_scratch:
+        shutil.rmtree(workdir / "tmp", ignore_errors=True)
+        shutil.rmtree(workdir / "_ph0", ignore_errors=True)
+    metadata["versions"] = versions
+    return QEResult(
+        ok=True,
+        epsilon_inf=epsilon,
+        polarizability_A3=polarizability_from_epsilon(epsilon, volume),
+        volume_A3=volume,
+        logs=logs,
+        wall_s=wall,
+        metadata=metadata,
+    )
+
+
+def source_string(result: QEResult) -> str:
+    """Short one-line description of where a label came from (for ``atoms.info['REF_source']``)."""
+    version = (result.metadata.get("versions") or {}).get("ph") or "?"
+    phys = result.metadata.get("physics", {})
+    kpts = "x".join(str(k) for k in phys.get("kpts", []))
+    return (f"QE {version} ph.x DFPT eps_inf PBE SPMS-ONCV ecut={phys.get('ecutwfc_ry')}Ry "
+            f"k={kpts}{'s' if phys.get('kpts_shifted') else ''} tr2_ph={phys.get('tr2_ph')}")
+
+
+def attach_result(atoms: Atoms, result: QEResult) -> Atoms:
+    """Store a successful result in ``atoms.info`` (in place; returns ``atoms``).
+
+    Keys: ``REF_polarizability`` (3×3, Å³), ``REF_epsilon_inf`` (3×3), ``REF_source`` (str).
+
+    Raises
+    ------
+    ValueError
+        If ``result`` is a failed run (a failure is never stored as a number).
+    """
+    if not result.ok or result.polarizability_A3 is None or result.epsilon_inf is None:
+        raise ValueError(f"cannot attach a failed QE result: {result.error}")
+    atoms.info[INFO_POLARIZABILITY] = np.asarray(result.polarizability_A3, dtype=float)
+    atoms.info[INFO_EPSILON] = np.asarray(result.epsilon_inf, dtype=float)
+    atoms.info[INFO_SOURCE] = source_string(result)
+    return atoms

@@ -1,0 +1,182 @@
+"""Resumable labelling jobs (labels.py) driven by fake pw.x/ph.x that print real QE 6.7 outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.io import read, write
+
+from ionraman.errors import InputError
+from ionraman.polarizability.reference import labels, qe
+from ionraman.polarizability.reference.pseudopotentials import PseudoFile
+
+DATA = Path(__file__).parent / "data" / "qe"
+EPS_FIXTURE_XX = 3.853283063  # first diagonal element of data/qe/tNa3SbS4_rattled_ph.out
+
+# Prints the converged output, or the non-converged one when the structure contains Cl.
+FAKE_PW = f"""#!/bin/sh
+input=$(cat)
+echo pw >> "$IONRAMAN_FAKE_CALLS"
+case "$input" in
+  *"Cl.fake.upf"*) cat "{DATA / 'si_scf_not_converged_pw.out'}"; exit 2 ;;
+  *) cat "{DATA / 'tNa3SbS4_rattled_pw.out'}" ;;
+esac
+"""
+FAKE_PH = f"""#!/bin/sh
+cat > /dev/null
+echo ph >> "$IONRAMAN_FAKE_CALLS"
+cat "{DATA / 'tNa3SbS4_rattled_ph.out'}"
+"""
+
+
+@pytest.fixture()
+def fake_qe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name, text in (("pw.x", FAKE_PW), ("ph.x", FAKE_PH)):
+        (bindir / name).write_text(text)
+        (bindir / name).chmod((bindir / name).stat().st_mode | stat.S_IEXEC)
+    calls = tmp_path / "calls.log"
+    calls.touch()
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("IONRAMAN_FAKE_CALLS", str(calls))
+    pseudo_dir = tmp_path / "pseudo"
+    pseudo_dir.mkdir()
+
+    def fake_pseudos(symbols, cache_dir=None):
+        out = {}
+        for s in dict.fromkeys(symbols):
+            f = pseudo_dir / f"{s}.fake.upf"
+            f.write_text(s)
+            out[s] = PseudoFile(s, f, "0" * 64, f, "1" * 64, 1.0)
+        return out
+
+    monkeypatch.setattr(qe, "upf_pseudopotentials", fake_pseudos)
+    return calls
+
+
+SERIAL = qe.QESettings(mpi_ranks=1, npool=1)
+
+
+def _frames() -> list[Atoms]:
+    frames = []
+    for seed, formula in ((1, "NaBr"), (2, "NaCl"), (3, "NaBr")):
+        atoms = bulk(formula, "rocksalt", a=5.9, cubic=True)
+        atoms.rattle(0.03, seed=seed)
+        atoms.info["frame_id"] = seed
+        frames.append(atoms)
+    return frames
+
+
+def _calls(path: Path) -> list[str]:
+    return path.read_text().split()
+
+
+def test_label_structures_resumes_and_excludes_failures(fake_qe: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.extxyz"
+    write(src, _frames(), format="extxyz")
+    out = tmp_path / "out.extxyz"
+    work = tmp_path / "work"
+
+    report = labels.label_structures(src, out, work, SERIAL)
+    assert report.n_structures == 3
+    assert report.computed == [0, 2] and report.reused == [] and report.pending == []
+    assert [f.index for f in report.failed] == [1]
+    failure = report.failed[0]
+    assert failure.error.startswith("pw.x SCF convergence NOT achieved")
+    assert failure.log == str(work / failure.key / "pw.out")
+    assert _calls(fake_qe) == ["pw", "ph", "pw", "pw", "ph"]
+
+    labelled = read(out, index=":")
+    assert [a.info["frame_id"] for a in labelled] == [1, 3]  # input order, failure left out
+    for atoms in labelled:
+        alpha = np.asarray(atoms.info["REF_polarizability"]).reshape(3, 3)
+        eps = np.asarray(atoms.info["REF_epsilon_inf"]).reshape(3, 3)
+        assert eps[0, 0] == pytest.approx(EPS_FIXTURE_XX)
+        np.testing.assert_allclose(alpha, atoms.get_volume() * (eps - np.eye(3)) / (4 * np.pi),
+                                   rtol=1e-10)
+        assert (work / atoms.info[labels.INFO_KEY] / labels.RESULT_FILE).exists()
+        assert "QE 6.7MaX" in atoms.info["REF_source"]
+    summary = json.loads((work / "summary.json").read_text())
+    assert summary["n_labelled"] == 2 and len(summary["failed"]) == 1
+
+    # Second call: nothing is recomputed, the failure is reported again but not retried.
+    again = labels.label_structures(src, out, work, SERIAL)
+    assert again.computed == [] and again.reused == [0, 2]
+    assert [f.index for f in again.failed] == [1]
+    assert len(_calls(fake_qe)) == 5
+    assert len(read(out, index=":")) == 2
+
+    # retry_failed re-runs only the failed structure (it fails again with this fake pw.x).
+    retried = labels.label_structures(src, out, work, SERIAL, retry_failed=True)
+    assert _calls(fake_qe)[5:] == ["pw"]
+    assert [f.index for f in retried.failed] == [1]
+
+    # A partially finished structure (no result.json) is computed; others stay untouched.
+    key0 = labelled[0].info[labels.INFO_KEY]
+    (work / key0 / labels.RESULT_FILE).unlink()
+    labels.label_structures(src, out, work, SERIAL, indices=[0])
+    assert _calls(fake_qe)[6:] == ["pw", "ph"]
+
+
+def test_structure_key_depends_on_physics_only() -> None:
+    atoms = _frames()[0]
+    key = labels.structure_key(atoms, SERIAL)
+    assert key == labels.structure_key(atoms.copy(), qe.QESettings(mpi_ranks=4, npool=4))
+    assert key != labels.structure_key(atoms, qe.QESettings(ecutwfc_ry=55))
+    assert key != labels.structure_key(atoms, qe.QESettings(kpts=(3, 3, 3)))
+    moved = atoms.copy()
+    moved.positions[0, 0] += 1e-4
+    assert key != labels.structure_key(moved, SERIAL)
+    assert len(key) == 64
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_locks_skip_live_owners_and_take_over_stale_ones(fake_qe: Path, tmp_path: Path) -> None:
+    atoms = _frames()[0]
+    key = labels.structure_key(atoms, SERIAL)
+    lock = tmp_path / "work" / key / labels.LOCK_FILE
+    lock.parent.mkdir(parents=True)
+    # Held by a live process (this one): the structure is left to it.
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": platform.node()}))
+    _, result, computed = labels.label_structure(atoms, tmp_path / "work", SERIAL)
+    assert result is None and not computed and _calls(fake_qe) == []
+    # Left by a dead process on this host: taken over and released afterwards.
+    lock.write_text(json.dumps({"pid": _dead_pid(), "host": platform.node()}))
+    _, result, computed = labels.label_structure(atoms, tmp_path / "work", SERIAL)
+    assert result is not None and result.ok and computed
+    assert not lock.exists()
+
+
+def test_bad_inputs_are_input_errors(fake_qe: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such structure file"):
+        labels.label_structures(tmp_path / "missing.extxyz", tmp_path / "o.extxyz", tmp_path)
+    src = tmp_path / "in.extxyz"
+    write(src, _frames()[:1], format="extxyz")
+    with pytest.raises(InputError, match=r"indices \[5\] out of range"):
+        labels.label_structures(src, tmp_path / "o.extxyz", tmp_path / "w", SERIAL, indices=[5])
+
+
+def test_command_line_entry_point(fake_qe: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.extxyz"
+    write(src, _frames()[:1], format="extxyz")
+    code = labels.main([str(src), str(tmp_path / "o.extxyz"), str(tmp_path / "w"),
+                        "--ranks", "1", "--npool", "1", "--ecutwfc", "40", "--kpts", "3", "3", "3"])
+    assert code == 0
+    (atoms,) = read(tmp_path / "o.extxyz", index=":")
+    assert "ecut=40.0Ry k=3x3x3s" in atoms.info["REF_source"]
