@@ -56,15 +56,24 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
+    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=json_default))
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``default=`` hook of :func:`json.dumps`: NumPy arrays and scalars, paths."""
     if hasattr(obj, "tolist"):
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def json_default_str(obj: Any) -> Any:
+    """Like :func:`json_default`, but anything else becomes its ``str`` (for free-form info)."""
+    try:
+        return json_default(obj)
+    except TypeError:
+        return str(obj)
 
 
 def file_sha256(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:

@@ -170,20 +170,38 @@ def list_structures_cmd() -> None:
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("out/demo"),
+    time: Annotated[str, typer.Option("--time", help="Production MD length.")] = "2ps",
+    equilibration: Annotated[str, typer.Option("--equilibration")] = "0.5ps",
+    alpha_model: Annotated[
+        Path | None, typer.Option("--alpha-model", help="Bond-polarizability model JSON.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Run the embedded default example end to end and print where the results are."""
+    """Run the embedded default example (W-doped c-Na3SbS4, 800 K) end to end (~6 min)."""
     from ionraman.examples import run_demo
+    from ionraman.md import parse_time_ps
 
-    run_demo(out)
+    run_demo(
+        out,
+        production_ps=parse_time_ps(time),
+        equilibration_ps=parse_time_ps(equilibration),
+        alpha_model=alpha_model,
+        quiet=quiet,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point. User errors exit with code 2 and a one-line message."""
+    """Console-script entry point; returns the exit code.
+
+    User errors exit with code 2 and a one-line ``error: ...`` message on stderr.
+    """
     try:
-        app(args=argv)  # standalone mode: exits by itself on success and on usage errors
+        app(args=argv)  # standalone mode: raises SystemExit on success and on usage errors
     except IonramanError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
 
 

@@ -76,7 +76,7 @@ import h5py
 import numpy as np
 from ase.data import chemical_symbols
 
-from ionraman._io import atomic_path, file_sha256, provenance
+from ionraman._io import atomic_path, file_sha256, json_default, provenance
 from ionraman.conventions import COMPONENT_ORDERS, FS_PER_PS, UNITS, to_matrix
 from ionraman.errors import InputError
 
@@ -147,19 +147,9 @@ def _frame_shape(field_name: str, n_atoms: int) -> tuple[int, ...]:
     return (n_atoms, 3) if field_name in PER_ATOM_FIELDS else _FRAME_SHAPES[field_name]
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
 def _dump_metadata(meta: Mapping[str, Any], where: Path) -> str:
     try:
-        return json.dumps(dict(meta), default=_jsonable, sort_keys=True)
+        return json.dumps(dict(meta), default=json_default, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{where}: metadata is not JSON serialisable ({exc})") from None
 

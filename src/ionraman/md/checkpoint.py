@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ionraman._io import atomic_path
+from ionraman._io import atomic_path, json_default
 from ionraman.errors import InputError
 
 CHECKPOINT_VERSION = 1
@@ -114,7 +114,7 @@ class Checkpoint:
             "thermo_prod": np.asarray(self.thermo_prod, dtype=float).reshape(
                 -1, len(THERMO_COLUMNS)
             ),
-            "meta_json": np.array(json.dumps(meta, default=_json_default)),
+            "meta_json": np.array(json.dumps(meta, default=json_default)),
         }
         for key, value in self.integrator.items():
             arrays[f"integrator/{key}"] = np.asarray(value, dtype=float)
@@ -152,13 +152,3 @@ class Checkpoint:
             fingerprint=meta["fingerprint"],
             extra=meta.get("extra", {}),
         )
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

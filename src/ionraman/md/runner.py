@@ -43,7 +43,9 @@ from ionraman.conventions import FS_PER_PS, UNITS
 from ionraman.errors import InputError, SimulationError
 from ionraman.forcefields.registry import (
     DEFAULT_FORCE_FIELD,
+    ForceFieldSpec,
     LoadedForceField,
+    check_elements,
     get_force_field,
     list_force_fields,
     load_force_field,
@@ -255,10 +257,8 @@ def simulate(
     out = Path(out)
     ckpt_file = checkpoint_path(out)
     atoms = _as_atoms(structure)
-    elements = (
-        _registered_elements(settings.force_field) if loaded is None else loaded.spec.elements
-    )
-    _validate(atoms, elements, _source_name(structure))
+    spec = _registered_spec(settings.force_field) if loaded is None else loaded.spec
+    _validate(atoms, spec, _source_name(structure))
     fingerprint = _fingerprint(settings, atoms)
 
     ckpt: Checkpoint | None = None
@@ -281,6 +281,8 @@ def simulate(
             )
         if ckpt.n_frames == 0:
             out.unlink(missing_ok=True)  # a store cut off while being created
+        elif ckpt.step == settings.total_steps and _finished(out, ckpt.n_frames):
+            return out  # nothing to do: no force-field load, the store is left untouched
     elif out.exists():
         raise InputError(
             f"{out} exists and has no checkpoint ({ckpt_file.name}) to resume from; choose "
@@ -294,12 +296,21 @@ def simulate(
             threads=settings.threads,
             **settings.force_field_options,
         )
-        if elements is None:
-            _validate(atoms, loaded.spec.elements, _source_name(structure))
+        if spec is None:
+            _validate(atoms, loaded.spec, _source_name(structure))
     atoms.calc = loaded.calculator
     runner = _Runner(settings, atoms, out, loaded, fingerprint, quiet=quiet)
     with _torch_determinism(settings.deterministic):
         return runner.run(ckpt)
+
+
+def _finished(out: Path, n_frames: int) -> bool:
+    """True when ``out`` is a completed run holding ``n_frames`` frames (later stages, such as
+    a polarizability prediction, may have added fields to it)."""
+    from ionraman.trajectory import open_trajectory
+
+    with open_trajectory(out) as traj:
+        return traj.metadata.get("status") == "complete" and len(traj) == n_frames
 
 
 @contextlib.contextmanager
@@ -716,17 +727,23 @@ def _source_name(structure: Atoms | str | os.PathLike[str]) -> str:
     return str(structure)
 
 
-def _validate(atoms: Atoms, elements: Sequence[str] | None, source: str) -> None:
+def _validate(atoms: Atoms, spec: ForceFieldSpec | None, source: str) -> None:
     from ionraman.structures import validate_structure
 
+    if spec is not None:
+        try:
+            check_elements(spec, atoms.get_chemical_symbols())  # names the force field
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}; choose another force field") from None
     # Close contacts are the distance guard's business (and a crafted test case); only
     # coincident atoms are rejected here.
+    elements = spec.elements if spec is not None else None
     validate_structure(atoms, supported_elements=elements, min_distance_A=0.1, source=source)
 
 
-def _registered_elements(name: str) -> tuple[str, ...] | None:
+def _registered_spec(name: str) -> ForceFieldSpec | None:
     if name in list_force_fields():
-        return get_force_field(name).elements
+        return get_force_field(name)
     return None
 
 

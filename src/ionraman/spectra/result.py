@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ionraman._io import _json_default, atomic_path
+from ionraman._io import atomic_path, json_default
 from ionraman.conventions import (
     QUANTUM_CORRECTIONS,
     SPECTRUM_VARIANTS,
@@ -159,7 +159,7 @@ class RamanSpectrum:
                 }
             )
             h5.attrs["metadata_json"] = json.dumps(
-                self.metadata, default=_json_default, ensure_ascii=False
+                self.metadata, default=json_default, ensure_ascii=False
             )
             h5.create_dataset("wavenumber_cm1", data=np.asarray(self.wavenumber_cm1, float))
             shape = (len(names), len(self.wavenumber_cm1))

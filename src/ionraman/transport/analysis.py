@@ -23,7 +23,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ionraman._io import atomic_path, provenance, write_json_atomic, write_text_atomic
+from ionraman._io import (
+    atomic_path,
+    json_default_str,
+    provenance,
+    write_json_atomic,
+    write_text_atomic,
+)
 from ionraman.conventions import FS_PER_PS, UNITS
 from ionraman.errors import InputError
 from ionraman.transport._source import TrajectoryLike, open_source, select_atoms
@@ -468,7 +474,7 @@ def analyse_diffusion(
         alpha2=alpha2,
         vanhove=vh,
         files=files,
-        info=_clean(json.loads(json.dumps(info, default=_json_default))),
+        info=_clean(json.loads(json.dumps(info, default=json_default_str))),
     )
     write_text_atomic(out / "msd.csv", msd.to_dataframe(max_rows=msd_rows).to_csv(index=False))
     if vh is not None:
@@ -477,16 +483,6 @@ def analyse_diffusion(
         _plot_msd(out / "msd.png", result)
     write_json_atomic(out / "diffusion.json", result.info)
     return result
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return str(obj)
 
 
 def _clean(obj: Any) -> Any:
