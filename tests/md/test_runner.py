@@ -152,7 +152,7 @@ def test_extending_a_finished_run_equals_one_long_run(cu, ff, tmp_path):
         for field in ("positions", "velocities", "cells", "times_fs"):
             np.testing.assert_array_equal(a.read(field), b.read(field))
         assert b.metadata["status"] == "complete"
-        assert len(b.metadata["md_resumes"]) == 2
+        assert len(b.metadata["md_resumes"]) == 1  # the completed run was not reopened
     with pytest.raises(InputError, match="more than time_ps"):
         run_md(cu, time_ps=0.02, out=part, **kw)
 
