@@ -73,6 +73,93 @@ def spectrum(
 
 
 @app.command()
+def compare(
+    measured: Annotated[
+        Path, typer.Argument(help="Measured spectrum: CSV/TXT (x + intensity columns) or JCAMP-DX.")
+    ],
+    simulated: Annotated[
+        Path, typer.Argument(help="Simulated spectrum.h5, or the folder of 'ionraman spectrum'.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path(
+        "comparison"
+    ),
+    column: Annotated[
+        str | None,
+        typer.Option(help="Column (name or index) of a multi-spectrum file; default: closest T."),
+    ] = None,
+    channel: Annotated[str, typer.Option(help="Simulated channel.")] = "total",
+    variant: Annotated[
+        str, typer.Option(help="reduced (divide by n+1, laser) or stokes.")
+    ] = "reduced",
+    x_unit: Annotated[
+        str, typer.Option("--x-unit", help="auto, raman_shift_cm1, absolute_cm1 or nm.")
+    ] = "auto",
+    laser_nm: Annotated[float | None, typer.Option("--laser-nm", help="Laser, nm.")] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", "-T", help="Sample temperature, K.")
+    ] = None,
+    cutoff: Annotated[
+        float | None, typer.Option(help="Edge/notch filter cutoff, cm^-1 (cuts both spectra).")
+    ] = None,
+    crop: Annotated[str | None, typer.Option(help="Keep LO:HI cm^-1 of the measurement.")] = None,
+    despike: Annotated[bool, typer.Option(help="Remove cosmic-ray spikes.")] = True,
+    baseline: Annotated[str, typer.Option(help="arpls, asls, snip or none.")] = "arpls",
+    protect_below: Annotated[
+        float, typer.Option(help="Fit the baseline above this shift (cm^-1); 0 = everywhere.")
+    ] = 100.0,
+    normalise: Annotated[
+        str | None, typer.Option(help="Divide by: max, SbS4, PS4, SnS4 or LO:HI band area.")
+    ] = None,
+    fwhm: Annotated[float, typer.Option(help="Gaussian instrument FWHM, cm^-1.")] = 0.0,
+    lorentz_fwhm: Annotated[float, typer.Option(help="Lorentzian instrument FWHM, cm^-1.")] = 0.0,
+    scale: Annotated[float, typer.Option(help="Frequency scale factor of the simulation.")] = 1.0,
+    fit_scale: Annotated[bool, typer.Option(help="Fit the scale factor within 0.9-1.1.")] = False,
+    window: Annotated[str, typer.Option(help="Low-frequency window LO:HI, cm^-1.")] = "0:50",
+    reference_max: Annotated[float, typer.Option(help="Reference integral end, cm^-1.")] = 800.0,
+    tolerance: Annotated[float, typer.Option(help="Peak matching tolerance, cm^-1.")] = 20.0,
+) -> None:
+    """Compare a measured Raman spectrum with a simulated one (overlay PNG, peak table, metrics)."""
+    from ionraman.spectra.compare_files import compare_main, parse_band, parse_range_cm1
+
+    result = compare_main(
+        measured,
+        simulated,
+        out,
+        select=column,
+        channel=channel,
+        variant=variant,
+        x_unit=x_unit,
+        laser_wavelength_nm=laser_nm,
+        temperature_k=temperature,
+        crop_cm1=parse_range_cm1(crop, "--crop") if crop else None,
+        cutoff_cm1=cutoff,
+        despike=despike,
+        baseline=baseline,
+        baseline_protect_below_cm1=protect_below,
+        normalise_band=parse_band(normalise),
+        gaussian_fwhm_cm1=fwhm,
+        lorentzian_fwhm_cm1=lorentz_fwhm,
+        scale_factor=scale,
+        fit_scale=fit_scale,
+        lowfreq_window_cm1=parse_range_cm1(window, "--window"),
+        reference_max_cm1=reference_max,
+        peak_tolerance_cm1=tolerance,
+    )
+    s = result.summary()
+    lf = ""
+    if result.lowfreq_measured is not None and result.lowfreq_simulated is not None:
+        lf = (
+            f", low-freq. fraction {result.lowfreq_measured.value:.3g} (measured) vs "
+            f"{result.lowfreq_simulated.value:.3g} (simulated)"
+        )
+    _echo(
+        f"compare: Pearson r {s['pearson']:.3f}, overlap {s['overlap_integral']:.3f}, "
+        f"scale {s['scale_factor']:.4f}, {s['n_peaks_matched']} peaks matched{lf} -> "
+        f"{out}/comparison.png, {out}/comparison_peaks.csv"
+    )
+
+
+@app.command()
 def diffusion(
     trajectory: Annotated[
         Path, typer.Argument(help="ionraman .h5 store or any ASE-readable trajectory.")
