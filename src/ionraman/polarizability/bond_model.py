@@ -79,7 +79,13 @@ class BondPolarizabilityModel:
     atom_params: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.normalise_keys()
+
+    def normalise_keys(self) -> None:
+        """Key every pair heavier species first, whichever order the caller used."""
         self.pair_cutoffs_A = {_pair_key(*k): float(v) for k, v in self.pair_cutoffs_A.items()}
+        self.r0_A = {_pair_key(*k): float(v) for k, v in self.r0_A.items()}
+        self.params = {_pair_key(*k): np.asarray(v, dtype=float) for k, v in self.params.items()}
 
     # ------------------------------------------------------------------ features
     def _pairs_for(self, symbols: Iterable[str]) -> list[tuple[str, str]]:
@@ -173,6 +179,7 @@ class BondPolarizabilityModel:
     def _theta(self, atoms: Atoms) -> tuple[list[tuple[str, str]], list[str], np.ndarray]:
         if not self.params:
             raise InputError("bond-polarizability model is not fitted (no parameters)")
+        self.normalise_keys()  # parameters may have been assigned after construction
         symbols = set(atoms.get_chemical_symbols())
         unknown = symbols - set(self.atom_params)
         if unknown:

@@ -1,0 +1,215 @@
+"""Inference speed of polarizability models on 432-atom t-Na3SbS4 frames.
+
+Usage::
+
+    .venv/bin/python benchmarks/polarizability.py --frames 200 --threads 2 --out /tmp/bench_alpha
+    .venv/bin/python benchmarks/polarizability.py --model out/alpha.pt       # a fitted model
+    .venv/bin/python benchmarks/polarizability.py --mace-python /opt/mace-venv/bin/python \\
+        --mace-model out/mace_alpha.model                                   # add the MACE peer
+
+What is measured (one process, same frames):
+
+* ``cartesian-tensor`` (:class:`ionraman.polarizability.models.CartesianTensorModel`):
+  ``predict_store`` over a trajectory store of MD-like frames (thermal vibrations as a sum of
+  random harmonic modes, 0.1 Å rms, atoms wrapped into the cell), float32 and float64, which
+  reuses the neighbour list across frames (Verlet skin); and ``predict`` on independently
+  rattled frames (a new neighbour list every frame: the worst case). Without ``--model`` an
+  ensemble with default hyperparameters is fitted on synthetic 16-atom data first (speed does
+  not depend on the fit quality, only on the hyperparameters).
+* ``bond-polarizability`` (the physics baseline): ``predict_many`` on the same frames.
+* ``mace`` (optional peer): mace-torch pins e3nn 0.4.4, which conflicts with the e3nn 0.6 of
+  this environment (sevenn), so MACE runs in its own virtual environment as a subprocess:
+  ``--mace-python`` is that environment's interpreter (``python -m venv /opt/mace-venv &&
+  /opt/mace-venv/bin/pip install mace-torch h5py``), ``--mace-model`` a fitted
+  AtomicDielectricMACE model file. The subprocess runs :data:`MACE_SCRIPT` (written to a
+  temporary file), which reads the positions and cells of the same store with h5py, evaluates
+  α frame by frame with ``mace.calculators.MACECalculator(model_type="DipolePolarizabilityMACE")``
+  and prints a JSON line with frames/s; the numbers are merged into the report.
+
+Reported: frames/s (wall), CPU seconds per frame, atom-frames/s, neighbour-list builds, and the
+speed-up over the bond model. The target for the ML model is ≥ 100 frames/s for 432 atoms on
+2 CPU cores. Wall times on a machine shared with other jobs are pessimistic; CPU time per frame
+is the steadier number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ionraman.polarizability.bond_model import BondPolarizabilityModel
+from ionraman.polarizability.models import CartesianTensorModel
+from ionraman.polarizability.models.neighbours import NEIGHBOUR_BACKEND
+from ionraman.polarizability.models.synthetic import reference_bond_model, synthetic_dataset
+from ionraman.structures import get_structure
+from ionraman.trajectory import TrajectoryWriter
+
+MACE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    import h5py, numpy as np
+    from ase import Atoms
+    from mace.calculators import MACECalculator
+
+    store, model, n_frames = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    calc = MACECalculator(model_paths=model, model_type="DipolePolarizabilityMACE",
+                          device="cpu", default_dtype="float32")
+    with h5py.File(store, "r", swmr=True) as f:
+        numbers = f["numbers"][()]
+        n = min(int(f.attrs["n_frames"]), n_frames)
+        pos, cells = f["positions"][:n], f["cells"][:n]
+    atoms = Atoms(numbers=numbers, positions=pos[0], cell=cells[0], pbc=True)
+    atoms.calc = calc
+    atoms.get_property("polarizability")  # warm-up
+    t0, c0 = time.perf_counter(), time.process_time()
+    for k in range(n):
+        atoms.set_cell(cells[k]); atoms.positions = pos[k]
+        atoms.get_property("polarizability")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"frames": n, "frames_per_s": n / wall, "cpu_s_per_frame": cpu / n}))
+    """
+)
+
+
+def md_like_frames(n_frames: int, rms_A: float = 0.1, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Positions [S, N, 3], cells [S, 3, 3] and numbers of a vibrating 432-atom t-Na3SbS4."""
+    atoms = get_structure("t-Na3SbS4", supercell=(3, 3, 3))
+    rng = np.random.default_rng(seed)
+    n = len(atoms)
+    n_modes = 24
+    amp = rng.normal(size=(n_modes, n, 3)) * rms_A * np.sqrt(2.0 / n_modes)
+    omega = rng.uniform(0.02, 0.4, size=n_modes)  # rad per frame
+    phase = rng.uniform(0, 2 * np.pi, size=n_modes)
+    t = np.arange(n_frames)
+    disp = np.einsum("sm,mna->sna", np.sin(omega * t[:, None] + phase), amp)
+    pos = atoms.positions[None] + disp
+    cell = atoms.cell.array
+    frac = pos @ np.linalg.inv(cell)
+    pos = (frac - np.floor(frac)) @ cell  # wrapped, as many MD codes write them
+    cells = np.repeat(cell[None], n_frames, axis=0)
+    return pos, cells, atoms.numbers
+
+
+def rattled_frames(n_frames: int, rattle_A: float = 0.1, seed: int = 1) -> list:
+    atoms = get_structure("t-Na3SbS4", supercell=(3, 3, 3))
+    out = []
+    for k in range(n_frames):
+        at = atoms.copy()
+        at.rattle(rattle_A, seed=seed + k)
+        out.append(at)
+    return out
+
+
+def _timed(fn, n_frames: int) -> dict[str, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = fn()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "frames_per_s": n_frames / wall,
+        "cpu_s_per_frame": cpu / n_frames,
+        "atom_frames_per_s": 432 * n_frames / wall,
+        "_result": result,
+    }
+
+
+def run(args: argparse.Namespace) -> dict:
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {
+        "n_atoms": 432,
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "neighbour_backend": NEIGHBOUR_BACKEND,
+    }
+    if args.model:
+        model = CartesianTensorModel.load(args.model)
+    else:
+        model = CartesianTensorModel(ensemble_size=args.ensemble, max_epochs=30, patience=30)
+        model.fit(synthetic_dataset(24, seed=0))
+    report["model_config"] = model.config.to_dict()
+
+    pos, cells, numbers = md_like_frames(args.frames)
+    store = out / "bench_alpha.h5"
+    with TrajectoryWriter(store, numbers, metadata={"timestep_fs": 5.0}) as w:
+        w.append_many(pos, cells, 5.0 * np.arange(args.frames))
+        w.flush()
+    model.predict_store(store, write=False, batch_frames=16)  # warm-up
+    for dtype in ("float32", "float64"):
+        r = _timed(
+            lambda dtype=dtype: model.predict_store(
+                store, write=False, batch_frames=args.batch_frames, dtype=dtype
+            ),
+            args.frames,
+        )
+        res = r.pop("_result")
+        r["neighbour_builds"] = res.neighbour_builds
+        report[f"cartesian_store_{dtype}"] = r
+
+    rattled = rattled_frames(args.rattled_frames)
+    r = _timed(lambda: model.predict(rattled, dtype="float32"), len(rattled))
+    r.pop("_result")
+    report["cartesian_predict_rattled_float32"] = r
+
+    bond: BondPolarizabilityModel = model.baseline or reference_bond_model()
+    sub = rattled[: args.bond_frames]
+    r = _timed(lambda: bond.predict_many(sub), len(sub))
+    r.pop("_result")
+    report["bond_model"] = r
+    for key in ("cartesian_store_float32", "cartesian_store_float64"):
+        report[key]["speedup_vs_bond"] = (
+            report[key]["frames_per_s"] / report["bond_model"]["frames_per_s"]
+        )
+
+    if args.mace_python:
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+            fh.write(MACE_SCRIPT)
+        proc = subprocess.run(
+            [args.mace_python, fh.name, str(store), str(args.mace_model), str(args.frames)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        Path(fh.name).unlink()
+        if proc.returncode == 0:
+            report["mace"] = json.loads(proc.stdout.strip().splitlines()[-1])
+        else:
+            report["mace"] = {"error": proc.stderr.strip().splitlines()[-1:]}
+    store.unlink()
+    (out / "polarizability_bench.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=200, help="MD-like frames in the store")
+    p.add_argument("--rattled-frames", type=int, default=20)
+    p.add_argument("--bond-frames", type=int, default=10)
+    p.add_argument("--batch-frames", type=int, default=256)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ensemble", type=int, default=4, help="members of the fitted model")
+    p.add_argument("--model", help="saved CartesianTensorModel (.pt) instead of a quick fit")
+    p.add_argument("--mace-python", help="interpreter of a venv with mace-torch")
+    p.add_argument("--mace-model", help="AtomicDielectricMACE model file")
+    p.add_argument("--out", default=tempfile.gettempdir() + "/ionraman_bench_alpha")
+    args = p.parse_args(argv)
+    if args.mace_python and not args.mace_model:
+        p.error("--mace-python needs --mace-model")
+    report = run(args)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1084 @@
+"""Cartesian-tensor ensemble model of the polarizability of a periodic structure.
+
+Model
+-----
+α of a structure is a sum of atomic contributions, each a function of the atom's local
+environment within ``cutoff_A`` (default 5.5 Å, smooth C² taper over the last ``cutoff_width_A``):
+
+.. math::
+
+    α = α_\\text{bond} + y \\sum_i \\Big[ s_{Z_i}(q_i)\\, I
+        + \\sum_m t_{Z_i, m}(q_i)\\, \\hat T_{i m} \\Big],
+
+where ``q_i`` are rotation-invariant descriptors and ``T_im`` symmetric traceless (ℓ = 2)
+tensors built from Cartesian moments of the neighbour density per neighbour species
+(:mod:`ionraman.polarizability.models.features`: two-, three- and four-body invariants; the
+moment tensors ``A²``, ``(A¹A¹ᵀ)₀`` and ``(A²A²)₀``). ``s`` and ``t`` are small MLPs (with a
+linear skip) per central species; ``α_bond`` is the optional bond-polarizability baseline
+(Δ-learning, :class:`~ionraman.polarizability.bond_model.BondPolarizabilityModel` fitted first).
+
+Why this design
+---------------
+* **Exact symmetry by construction**: ``s`` multiplies the identity (ℓ = 0) and ``t`` multiplies
+  ℓ = 2 tensors with invariant coefficients, so ``α(Rx) = R α(x) Rᵀ`` holds to round-off for any
+  rotation, α is symmetric, and sums over neighbours/atoms make it permutation invariant; only
+  interatomic vectors enter (translation invariance); a sum of local terms is extensive
+  (a 2×2×2 supercell gives exactly 8 α), and a model trained on small DFT cells applies to MD
+  supercells and other compositions made of the same species.
+* **Speed on a few CPU cores**: no spherical harmonics, Clebsch–Gordan products or message
+  passing (the cost of MACE-type polarizability models); the descriptors have no trainable
+  parameters, so one pass over the pairs (one B-spline basis, one outer product, one
+  scatter-add) serves all ensemble members, training works on precomputed features, and an MD
+  trajectory is streamed in batches with a Verlet-skin neighbour list reused across frames
+  (:mod:`ionraman.polarizability.models.neighbours`).
+* **Small data**: DFT polarizabilities exist for tens to hundreds of small cells. A baseline
+  carrying the bond physics, a linear skip inside the MLPs, weight decay, early stopping and an
+  ensemble keep the learned part small; the ensemble spread flags frames whose environments
+  lie outside the training data.
+* **Spectra depend on fluctuations**: the loss adds to the error of the full tensor a term on
+  δα = α − ⟨α⟩ (means over structures of the same composition and size), both normalised by
+  the variance of their targets, so the mean polarizability (irrelevant to a spectrum) does not
+  dominate the fit.
+
+Units: Å, Å³. Persisted as one ``torch.save`` file of tensors and plain Python values, read back
+with ``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import math
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.data import chemical_symbols
+
+from ionraman._io import atomic_path, file_sha256, package_versions
+from ionraman.errors import InputError
+from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
+from ionraman.polarizability.models.features import (
+    I6,
+    W6,
+    CartesianDescriptor,
+    TorchBondTerm,
+)
+from ionraman.polarizability.models.neighbours import (
+    NEIGHBOUR_BACKEND,
+    NeighbourList,
+    segment_frames,
+)
+
+MODEL_NAME = "cartesian-tensor"
+MODEL_FORMAT = "ionraman-polarizability-model"
+MODEL_FORMAT_VERSION = 1
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+# ----------------------------------------------------------------------------------------------
+# configuration and results
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class CartesianModelConfig:
+    """Hyperparameters (all stored with the model).
+
+    Descriptor: ``cutoff_A``, ``cutoff_width_A`` (smooth taper width), ``n_radial`` cubic
+    B-splines from ``r_min_A`` to the cutoff. Heads: ``hidden`` layer widths of the
+    per-species MLPs.
+    Fit: ``ensemble_size`` members trained with seeds ``seed + k`` on random ``subsample``
+    fractions of the training split; ``val_fraction`` of the data (when no validation set is
+    given) for early stopping (``patience`` epochs, at most ``max_epochs``), metrics and the
+    spread threshold; Adam(W) with ``learning_rate`` (cosine decay) and ``weight_decay``;
+    ``delta_weight`` weights the δα loss term against the full-tensor term; ``baseline`` fits
+    the bond-polarizability model first and learns the residual. Flagging: a frame is flagged
+    when its ensemble spread per atom exceeds ``flag_factor`` × the ``flag_quantile`` quantile
+    of the validation spreads per atom. Inference: ``skin_A`` of the reused neighbour list.
+    """
+
+    cutoff_A: float = 5.5
+    cutoff_width_A: float = 1.0
+    n_radial: int = 8
+    r_min_A: float = 1.8
+    hidden: tuple[int, ...] = (16,)
+    ensemble_size: int = 4
+    baseline: bool = True
+    delta_weight: float = 2.0
+    val_fraction: float = 0.2
+    subsample: float = 0.9
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    max_epochs: int = 3000
+    patience: int = 200
+    seed: int = 0
+    flag_quantile: float = 1.0
+    flag_factor: float = 1.0
+    skin_A: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if not 0 < self.cutoff_width_A <= self.cutoff_A:
+            raise InputError("cutoff_width_A must lie in (0, cutoff_A]")
+        if self.n_radial < 1 or self.ensemble_size < 1:
+            raise InputError("n_radial and ensemble_size must be >= 1")
+        if not 0.0 <= self.val_fraction < 1.0 or not 0.0 < self.subsample <= 1.0:
+            raise InputError("val_fraction must be in [0, 1) and subsample in (0, 1]")
+        if self.skin_A < 0:
+            raise InputError("skin_A must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CartesianModelConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise InputError(f"unknown model hyperparameters: {sorted(unknown)}")
+        return cls(**data)
+
+
+@dataclass
+class Prediction:
+    """Ensemble prediction for ``S`` frames.
+
+    alpha ``[S, 3, 3]`` (Å³, ensemble mean), members ``[K, S, 3, 3]``, spread ``[S]`` (Å³: RMS over
+    the 9 components of the ensemble standard deviation), spread_per_atom ``[S]`` (Å³),
+    flagged ``[S]`` (spread per atom above ``threshold_per_atom``).
+    """
+
+    alpha: np.ndarray
+    members: np.ndarray
+    spread: np.ndarray
+    spread_per_atom: np.ndarray
+    flagged: np.ndarray
+    threshold_per_atom: float
+
+    @property
+    def flagged_fraction(self) -> float:
+        return float(self.flagged.mean()) if self.flagged.size else 0.0
+
+
+@dataclass
+class StorePrediction(Prediction):
+    """:class:`Prediction` of every frame of a trajectory store, with timing and provenance."""
+
+    path: Path = field(default_factory=Path)
+    written: bool = False
+    frames_per_s: float = math.nan
+    neighbour_builds: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FitReport:
+    """What :meth:`CartesianTensorModel.fit` did; ``metrics`` per split (``train``,
+    ``validation``) for the ensemble and the baseline alone: RMSE of α per atom (Å³) and R² of
+    α and of δα (fluctuations about the group means)."""
+
+    n_train: int
+    n_validation: int
+    species: list[str]
+    epochs: list[int]
+    metrics: dict[str, dict[str, float]]
+    threshold_per_atom: float
+    seconds: float
+    config: dict[str, Any]
+    max_label_asymmetry: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------------------------
+# labelled data
+# ----------------------------------------------------------------------------------------------
+def load_labelled(
+    data: str | os.PathLike[str] | Sequence[Atoms], key: str = POLARIZABILITY_KEY
+) -> list[Atoms]:
+    """Labelled structures from an extended XYZ file or a list of Atoms (``info[key]``, 3×3 or 9
+    components, Å³); raises :class:`InputError` naming the structure that lacks a label."""
+    if isinstance(data, str | os.PathLike):
+        from ionraman.polarizability.reference.importers.extxyz import read_extxyz_reference
+
+        path = Path(data)
+        if not path.is_file():
+            raise InputError(f"training data not found: {path}")
+        frames = read_extxyz_reference(path, key=key)
+        key = POLARIZABILITY_KEY
+        source = str(path)
+    else:
+        frames = list(data)
+        source = "structure list"
+    if not frames:
+        raise InputError(f"{source}: no structures")
+    for n, atoms in enumerate(frames):
+        if not isinstance(atoms, Atoms):
+            raise InputError(f"{source}: item {n} is not an ase.Atoms")
+        if key not in atoms.info:
+            raise InputError(f"{source}: structure {n} has no atoms.info[{key!r}] (3x3 α, Å³)")
+        value = np.asarray(atoms.info[key], dtype=float)
+        if value.size != 9:
+            raise InputError(f"{source}: structure {n}: {key} must have 9 components")
+        if not np.all(np.isfinite(value)):
+            raise InputError(f"{source}: structure {n}: {key} is not finite")
+        if atoms.cell.rank != 3:
+            raise InputError(f"{source}: structure {n} has no 3D cell")
+    return frames
+
+
+def _labels(frames: Sequence[Atoms], key: str) -> tuple[np.ndarray, float]:
+    mats = np.array([np.asarray(a.info[key], dtype=float).reshape(3, 3) for a in frames])
+    asym = np.abs(mats - mats.transpose(0, 2, 1)).max(axis=(1, 2)) / np.maximum(
+        np.abs(mats).max(axis=(1, 2)), 1e-30
+    )
+    return 0.5 * (mats + mats.transpose(0, 2, 1)), float(asym.max(initial=0.0))
+
+
+def _to6(m: np.ndarray) -> np.ndarray:
+    return np.stack(
+        [m[..., 0, 0], m[..., 1, 1], m[..., 2, 2], m[..., 1, 2], m[..., 0, 2], m[..., 0, 1]], -1
+    )
+
+
+def _to33(v: np.ndarray) -> np.ndarray:
+    xx, yy, zz, yz, xz, xy = np.moveaxis(v, -1, 0)
+    return np.stack(
+        [np.stack([xx, xy, xz], -1), np.stack([xy, yy, yz], -1), np.stack([xz, yz, zz], -1)], -2
+    )
+
+
+def _group_ids(frames: Sequence[Atoms]) -> np.ndarray:
+    """Group of each structure for δα: same composition and size (full chemical formula)."""
+    names: dict[str, int] = {}
+    return np.array([names.setdefault(a.get_chemical_formula(), len(names)) for a in frames])
+
+
+# ----------------------------------------------------------------------------------------------
+# network
+# ----------------------------------------------------------------------------------------------
+class _StackedHeads(torch.nn.Module):
+    """Per-species MLPs (with a linear skip) of all ensemble members, stacked on a leading axis.
+
+    Members are independent (disjoint parameters, element-wise optimiser), so training them
+    together is training them separately, in one pass.
+    """
+
+    def __init__(
+        self, n_members: int, species: Sequence[str], n_in: int, n_out: int, hidden: Sequence[int]
+    ) -> None:
+        super().__init__()
+        self.n_members, self.species = n_members, list(species)
+        self.widths = [n_in, *hidden, n_out]
+        self.weights = torch.nn.ParameterDict()
+        for s in self.species:
+            for layer, (a, b) in enumerate(itertools_pairwise(self.widths)):
+                self.weights[f"{s}_w{layer}"] = torch.nn.Parameter(torch.empty(n_members, a, b))
+                self.weights[f"{s}_b{layer}"] = torch.nn.Parameter(torch.zeros(n_members, 1, b))
+            self.weights[f"{s}_skip"] = torch.nn.Parameter(torch.zeros(n_members, n_in, n_out))
+
+    def reset(self, generator: torch.Generator) -> None:
+        with torch.no_grad():
+            n_layers = len(self.widths) - 1
+            for s in self.species:
+                for layer, (a, _b) in enumerate(itertools_pairwise(self.widths)):
+                    w = self.weights[f"{s}_w{layer}"]
+                    scale = (1.0 / a) ** 0.5 if layer < n_layers - 1 else 0.1 / a**0.5
+                    w.copy_(torch.randn(w.shape, generator=generator, dtype=w.dtype) * scale)
+                    self.weights[f"{s}_b{layer}"].zero_()
+                self.weights[f"{s}_skip"].zero_()
+
+    def forward(self, species: str, q: torch.Tensor) -> torch.Tensor:
+        """``q [A, n_in]`` (normalised) → ``[K, A, n_out]``."""
+        n_layers = len(self.widths) - 1
+        x = q.expand(self.n_members, *q.shape)
+        h = x
+        for layer in range(n_layers):
+            h = torch.baddbmm(
+                self.weights[f"{species}_b{layer}"], h, self.weights[f"{species}_w{layer}"]
+            )
+            if layer < n_layers - 1:
+                h = torch.nn.functional.silu(h)
+        return torch.baddbmm(h, x, self.weights[f"{species}_skip"])
+
+
+def itertools_pairwise(seq: Sequence[int]) -> list[tuple[int, int]]:
+    return [(seq[k], seq[k + 1]) for k in range(len(seq) - 1)]
+
+
+# ----------------------------------------------------------------------------------------------
+# the model
+# ----------------------------------------------------------------------------------------------
+class CartesianTensorModel:
+    """Ensemble of Cartesian-tensor polarizability models (see the module docstring).
+
+    Create with a config and :meth:`fit`, or :meth:`load` a saved one; then :meth:`predict`
+    structures or :meth:`predict_store` a trajectory store.
+    """
+
+    def __init__(self, config: CartesianModelConfig | None = None, **overrides: Any) -> None:
+        base = config.to_dict() if config is not None else {}
+        base.update(overrides)
+        self.config = CartesianModelConfig.from_dict(base)
+        self.species: list[str] = []
+        self.descriptor: CartesianDescriptor | None = None
+        self.heads: _StackedHeads | None = None
+        self.baseline: BondPolarizabilityModel | None = None
+        self._bond: TorchBondTerm | None = None
+        self.q_mean = self.q_std = self.t_scale = None  # type: ignore[assignment]
+        self.y_scale = 1.0
+        self.threshold_per_atom = math.inf
+        self.report: dict[str, Any] = {}
+        self._sha256: str | None = None
+        self.source_path: Path | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self, species: Sequence[str]) -> None:
+        cfg = self.config
+        self.species = sorted(species, key=lambda s: chemical_symbols.index(s))
+        self.descriptor = CartesianDescriptor(
+            self.species, cfg.cutoff_A, cfg.cutoff_width_A, cfg.n_radial, cfg.r_min_A
+        )
+        d = self.descriptor
+        self.heads = _StackedHeads(
+            cfg.ensemble_size, self.species, d.n_scalar, 1 + d.n_tensor, cfg.hidden
+        ).double()
+
+    def _set_baseline(self, model: BondPolarizabilityModel | None) -> None:
+        self.baseline = model
+        self._bond = None
+        if model is not None:
+            self._bond = TorchBondTerm(model.to_dict(), self.species)
+            if self._bond.max_cutoff > self.config.cutoff_A:
+                raise InputError(
+                    f"bond-model cutoffs ({self._bond.max_cutoff} Å) exceed the model cutoff "
+                    f"({self.config.cutoff_A} Å)"
+                )
+
+    @property
+    def fitted(self) -> bool:
+        return self.heads is not None and self.q_mean is not None
+
+    def _require_fitted(self) -> None:
+        if not self.fitted:
+            raise InputError("the polarizability model is not fitted (call fit or load)")
+
+    def _channels(self, symbols: Sequence[str], where: str) -> np.ndarray:
+        unknown = sorted(set(symbols) - set(self.species))
+        if unknown:
+            raise InputError(
+                f"{where}: species {unknown} are not in the model (trained on {self.species})"
+            )
+        if self._bond is not None:
+            missing = self._bond.missing_species(set(symbols))
+            if missing:
+                raise InputError(f"{where}: the baseline has no parameters for {missing}")
+        index = {s: k for k, s in enumerate(self.species)}
+        return np.array([index[s] for s in symbols], dtype=np.int64)
+
+    # ------------------------------------------------------------------ features
+    def _structure_features(
+        self, atoms: Atoms, where: str
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+        """Per-atom features of one structure (float64) and its baseline α (6)."""
+        assert self.descriptor is not None
+        symbols = atoms.get_chemical_symbols()
+        channels = self._channels(symbols, where)
+        nl = NeighbourList.build(
+            atoms.positions, atoms.cell.array, atoms.pbc, self.config.cutoff_A, 0.0
+        )
+        with torch.no_grad():
+            q, t, base = self.descriptor.compute(
+                nl,
+                channels,
+                atoms.positions[None],
+                atoms.cell.array[None],
+                torch.float64,
+                bond=self._bond,
+            )
+        b = base[0].numpy() if base is not None else np.zeros(6)
+        return q[0], t[0], channels, b
+
+    def _block_scale(self, std: torch.Tensor) -> torch.Tensor:
+        """Scale of the scalar features: one RMS standard deviation per feature block (radial
+        A⁰, A¹·A¹, A²:A², det A²), not per feature, so features that hardly vary in the
+        training data stay small instead of being blown up to unit variance (with tens of
+        structures, that is what keeps the heads from fitting noise directions)."""
+        assert self.descriptor is not None
+        d = self.descriptor
+        c, k = len(self.species), d.n_radial
+        sizes = [c * k, d.n_pairs * k, d.n_pairs * k, c * k]
+        out = torch.empty_like(std)
+        start = 0
+        for size in sizes:
+            block = std[start : start + size]
+            rms = float(torch.sqrt((block**2).mean())) if size else 1.0
+            out[start : start + size] = rms if rms > 1e-12 else 1.0
+            start += size
+        return out
+
+    # ------------------------------------------------------------------ core evaluation
+    def _heads_alpha(
+        self,
+        q: torch.Tensor,
+        t: torch.Tensor,
+        channels: torch.Tensor,
+        owner: torch.Tensor,
+        n_owner: int,
+        heads: _StackedHeads | None = None,
+    ) -> torch.Tensor:
+        """α (6-form, without the baseline) per member and owner: ``[K, n_owner, 6]``.
+
+        ``q [A, n_scalar]``, ``t [A, n_tensor, 6]``, ``channels [A]`` (central species),
+        ``owner [A]`` (structure/frame of each atom).
+        """
+        heads = heads if heads is not None else self.heads
+        assert heads is not None
+        dtype = q.dtype
+        k = self.config.ensemble_size
+        out = torch.zeros(k, n_owner, 6, dtype=torch.float64)
+        i6 = torch.as_tensor(I6, dtype=dtype)
+        t_scale = self.t_scale.to(dtype)
+        for z, symbol in enumerate(self.species):
+            sel = torch.nonzero(channels == z).flatten()
+            if sel.numel() == 0:
+                continue
+            qz = (q[sel] - self.q_mean[z].to(dtype)) / self.q_std[z].to(dtype)
+            o = heads(symbol, qz)  # [K, A_z, 1 + n_tensor]
+            contrib = torch.einsum("kam,amx->kax", o[..., 1:] / t_scale, t[sel])
+            contrib = contrib + o[..., :1] * i6
+            out.index_add_(1, owner[sel], contrib.to(torch.float64))
+        return out * self.y_scale
+
+    def _predict_system(
+        self,
+        symbols: Sequence[str],
+        positions: np.ndarray,
+        cells: np.ndarray,
+        pbc: np.ndarray,
+        dtype: torch.dtype,
+        compute_frames: int,
+        where: str,
+        state: dict[str, Any],
+    ) -> np.ndarray:
+        """Members' α ``[K, F, 6]`` of frames of one system (same atoms, in order)."""
+        assert self.descriptor is not None and self.heads is not None
+        channels = self._channels(symbols, where)
+        ch = torch.as_tensor(channels)
+        n = len(symbols)
+        runs, state["nl"], builds = segment_frames(
+            positions, cells, pbc, self.config.cutoff_A, self.config.skin_A, state.get("nl")
+        )
+        state["builds"] = state.get("builds", 0) + builds
+        out = np.empty((self.config.ensemble_size, positions.shape[0], 6))
+        heads = self._heads_as(dtype)
+        with torch.inference_mode():
+            for nl, idx, pos in runs:
+                for c0 in range(0, idx.size, compute_frames):
+                    sub = idx[c0 : c0 + compute_frames]
+                    f = sub.size
+                    q, t, base = self.descriptor.compute(
+                        nl, channels, pos[c0 : c0 + f], cells[sub], dtype, bond=self._bond
+                    )
+                    owner = torch.arange(f).repeat_interleave(n)
+                    a = self._heads_alpha(
+                        q.reshape(f * n, -1),
+                        t.reshape(f * n, -1, 6),
+                        ch.repeat(f),
+                        owner,
+                        f,
+                        heads,
+                    )
+                    if base is not None:
+                        a = a + base.to(torch.float64)
+                    out[:, sub] = a.numpy()
+        return out
+
+    def _heads_as(self, dtype: torch.dtype) -> _StackedHeads:
+        """The heads in ``dtype`` (a cached copy for float32)."""
+        assert self.heads is not None
+        if dtype == torch.float64:
+            return self.heads
+        cached = getattr(self, "_heads_cache", None)
+        if cached is None or cached[0] is not self.heads or cached[1] != dtype:
+            cached = (self.heads, dtype, copy.deepcopy(self.heads).to(dtype))
+            self._heads_cache = cached
+        return cached[2]
+
+    def _finish(self, members6: np.ndarray, n_atoms: np.ndarray) -> Prediction:
+        members = _to33(members6)
+        var = members6.var(axis=0) if members6.shape[0] > 1 else np.zeros(members6.shape[1:])
+        spread = np.sqrt((var * np.asarray(W6)).sum(-1) / 9.0)
+        per_atom = spread / n_atoms
+        return Prediction(
+            alpha=members.mean(axis=0),
+            members=members,
+            spread=spread,
+            spread_per_atom=per_atom,
+            flagged=per_atom > self.threshold_per_atom,
+            threshold_per_atom=float(self.threshold_per_atom),
+        )
+
+    # ------------------------------------------------------------------ public prediction
+    def predict(
+        self,
+        frames: Atoms | Iterable[Atoms],
+        *,
+        dtype: str = "float64",
+        compute_frames: int = 4,
+    ) -> Prediction:
+        """Ensemble α of structures (any mix of compositions and cell sizes).
+
+        Consecutive structures with the same atoms are evaluated together with a reused
+        neighbour list. ``dtype``: ``"float64"`` (default) or ``"float32"`` (faster; sums are
+        accumulated in float64).
+        """
+        self._require_fitted()
+        torch_dtype = _dtype(dtype)
+        if isinstance(frames, Atoms):
+            frames = [frames]
+        frames = list(frames)
+        if not frames:
+            raise InputError("predict needs at least one structure")
+        members = np.empty((self.config.ensemble_size, len(frames), 6))
+        n_atoms = np.array([len(a) for a in frames], dtype=float)
+        k = 0
+        while k < len(frames):
+            first = frames[k]
+            if first.cell.rank != 3:
+                raise InputError(f"structure {k} has no 3D cell")
+            end = k + 1
+            while (
+                end < len(frames)
+                and np.array_equal(frames[end].numbers, first.numbers)
+                and np.array_equal(frames[end].pbc, first.pbc)
+            ):
+                end += 1
+            pos = np.array([a.positions for a in frames[k:end]])
+            cells = np.array([a.cell.array for a in frames[k:end]])
+            members[:, k:end] = self._predict_system(
+                first.get_chemical_symbols(),
+                pos,
+                cells,
+                first.pbc,
+                torch_dtype,
+                compute_frames,
+                f"structure {k}",
+                {},
+            )
+            k = end
+        return self._finish(members, n_atoms)
+
+    def predict_store(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        batch_frames: int = 256,
+        write: bool = True,
+        dtype: str = "float32",
+        compute_frames: int = 4,
+    ) -> StorePrediction:
+        """Ensemble α of every committed frame of a trajectory store, streamed in batches.
+
+        Parameters
+        ----------
+        path
+            Trajectory store (:mod:`ionraman.trajectory`).
+        batch_frames
+            Frames read from the store at a time (memory ∝ batch_frames × atoms).
+        write
+            Write the ensemble-mean α into the store (:func:`~ionraman.trajectory.
+            write_polarizability`) with metadata: model name, format version, file hash,
+            ensemble size, spread threshold and flagged fraction.
+        dtype
+            ``"float32"`` (default; per-atom terms in single precision, sums in double; relative
+            error ~1e-7 of α, far below the fluctuations a spectrum is made of) or
+            ``"float64"``.
+        compute_frames
+            Frames evaluated per tensor operation.
+        """
+        from ionraman.trajectory import open_trajectory, write_polarizability
+
+        self._require_fitted()
+        torch_dtype = _dtype(dtype)
+        if int(batch_frames) < 1:
+            raise InputError(f"batch_frames must be >= 1, got {batch_frames}")
+        path = Path(path)
+        t0 = time.perf_counter()
+        state: dict[str, Any] = {}
+        with open_trajectory(path) as traj:
+            n_frames = traj.n_frames
+            if n_frames == 0:
+                raise InputError(f"{path}: the store has no frames")
+            symbols = traj.symbols
+            pbc = traj.pbc
+            members = np.empty((self.config.ensemble_size, n_frames, 6))
+            for i0, pos in traj.iter_chunks("positions", int(batch_frames)):
+                i1 = i0 + pos.shape[0]
+                cells = traj.read("cells", i0, i1)
+                members[:, i0:i1] = self._predict_system(
+                    symbols, pos, cells, pbc, torch_dtype, compute_frames, str(path), state
+                )
+        elapsed = time.perf_counter() - t0
+        base = self._finish(members, np.full(n_frames, float(len(symbols))))
+        flagged_idx = np.flatnonzero(base.flagged)
+        meta = {
+            "model": MODEL_NAME,
+            "model_format_version": MODEL_FORMAT_VERSION,
+            "model_sha256": self.sha256,
+            "model_path": str(self.source_path) if self.source_path else None,
+            "ensemble_size": self.config.ensemble_size,
+            "baseline": "bond-polarizability" if self.baseline is not None else None,
+            "dtype": dtype,
+            "species": self.species,
+            "spread_threshold_per_atom_A3": _finite_or_none(self.threshold_per_atom),
+            "flagged_fraction": base.flagged_fraction,
+            "n_flagged": int(flagged_idx.size),
+            "first_flagged_frames": flagged_idx[:100].tolist(),
+            "spread_mean_A3": float(base.spread.mean()),
+            "spread_max_A3": float(base.spread.max()),
+            "packages": package_versions(),
+        }
+        if write:
+            write_polarizability(path, base.alpha, metadata=meta)
+        return StorePrediction(
+            **base.__dict__,
+            path=path,
+            written=bool(write),
+            frames_per_s=n_frames / elapsed if elapsed > 0 else math.inf,
+            neighbour_builds=int(state.get("builds", 0)),
+            metadata=meta,
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        data: str | os.PathLike[str] | Sequence[Atoms],
+        *,
+        validation: str | os.PathLike[str] | Sequence[Atoms] | None = None,
+        key: str = POLARIZABILITY_KEY,
+        verbose: bool = False,
+    ) -> FitReport:
+        """Fit the ensemble to labelled structures (``atoms.info[key]``, 3×3, Å³).
+
+        ``validation``: structures for early stopping, metrics and the spread threshold; by
+        default a random ``val_fraction`` of ``data`` (none with fewer than 5 structures, then
+        the training data stand in). Labels are symmetrised (the largest relative asymmetry is
+        reported).
+        """
+        t_start = time.perf_counter()
+        cfg = self.config
+        frames = load_labelled(data, key)
+        if isinstance(data, str | os.PathLike):
+            key_used = POLARIZABILITY_KEY
+        else:
+            key_used = key
+        rng = np.random.default_rng(cfg.seed)
+        if validation is not None:
+            val_frames = load_labelled(validation, key)
+            val_key = POLARIZABILITY_KEY if isinstance(validation, str | os.PathLike) else key
+            train_frames = frames
+        else:
+            n_val = round(cfg.val_fraction * len(frames)) if len(frames) >= 5 else 0
+            perm = rng.permutation(len(frames))
+            val_frames = [frames[i] for i in sorted(perm[:n_val])]
+            train_frames = [frames[i] for i in sorted(perm[n_val:])]
+            val_key = key_used
+        if not train_frames:
+            raise InputError("no training structures left after the validation split")
+        all_frames = train_frames + val_frames
+        y_train, asym1 = _labels(train_frames, key_used)
+        y_val, asym2 = _labels(val_frames, val_key) if val_frames else (np.zeros((0, 3, 3)), 0.0)
+        species = sorted({s for a in all_frames for s in a.get_chemical_symbols()})
+        self._setup(species)
+        if cfg.baseline:
+            fit_set = []
+            for a, y in zip(train_frames, y_train, strict=True):
+                b = a.copy()
+                b.info = {POLARIZABILITY_KEY: y}
+                fit_set.append(b)
+            self._set_baseline(BondPolarizabilityModel().fit(fit_set))
+        else:
+            self._set_baseline(None)
+
+        feats = [self._structure_features(a, f"structure {n}") for n, a in enumerate(all_frames)]
+        n_tr = len(train_frames)
+        q_all = torch.cat([f[0] for f in feats])
+        t_all = torch.cat([f[1] for f in feats])
+        ch_all = torch.as_tensor(np.concatenate([f[2] for f in feats]))
+        sizes = np.array([len(a) for a in all_frames])
+        owner = torch.as_tensor(np.repeat(np.arange(len(all_frames)), sizes))
+        base = np.array([f[3] for f in feats])
+        y6 = _to6(np.concatenate([y_train, y_val]))
+        resid = y6 - base  # target of the learned part, [S, 6]
+        groups = _group_ids(all_frames)
+        is_train = np.arange(len(all_frames)) < n_tr
+
+        # normalisation from training atoms
+        train_atoms = owner < n_tr
+        c = len(self.species)
+        self.q_mean = torch.zeros(c, q_all.shape[1], dtype=torch.float64)
+        self.q_std = torch.ones(c, q_all.shape[1], dtype=torch.float64)
+        for z in range(c):
+            sel = train_atoms & (ch_all == z)
+            if sel.any():
+                self.q_mean[z] = q_all[sel].mean(0)
+                std = q_all[sel].std(0, unbiased=False) if sel.sum() > 1 else torch.ones(1)
+                self.q_std[z] = self._block_scale(std)
+        tt = t_all[train_atoms]
+        rms = torch.sqrt((tt**2 * torch.as_tensor(W6)).sum(-1).mean(0))
+        blocks = rms.view(3, -1)  # A², (A¹A¹)₀, (A²A²)₀: one scale per block, as for q
+        block_rms = torch.sqrt((blocks**2).mean(1, keepdim=True)).expand_as(blocks).reshape(-1)
+        self.t_scale = torch.where(block_rms > 1e-12, block_rms, torch.ones_like(block_rms))
+        per_atom = resid[is_train] / sizes[is_train, None]
+        self.y_scale = float(
+            max(np.sqrt((((per_atom - per_atom.mean(0)) ** 2) * W6).sum(-1).mean()), 1e-6)
+        )
+
+        self._train(q_all, t_all, ch_all, owner, sizes, resid, groups, is_train, rng, verbose)
+
+        # evaluation, threshold
+        with torch.no_grad():
+            learned = self._heads_alpha(q_all, t_all, ch_all, owner, len(all_frames)).numpy()
+        members6 = learned + base[None]
+        pred = self._finish(members6, sizes.astype(float))
+        calib = ~is_train if (~is_train).any() else is_train
+        spreads = pred.spread_per_atom[calib]
+        if cfg.ensemble_size > 1 and spreads.size:
+            self.threshold_per_atom = float(
+                cfg.flag_factor * np.quantile(spreads, min(max(cfg.flag_quantile, 0.0), 1.0))
+            )
+        else:
+            self.threshold_per_atom = math.inf
+        metrics = {}
+        for name, sel in (("train", is_train), ("validation", ~is_train)):
+            if not sel.any():
+                continue
+            metrics[name] = _metrics(y6[sel], members6.mean(0)[sel], sizes[sel], groups[sel])
+            if self.baseline is not None:
+                for k_, v in _metrics(y6[sel], base[sel], sizes[sel], groups[sel]).items():
+                    metrics[name][f"baseline_{k_}"] = v
+        report = FitReport(
+            n_train=n_tr,
+            n_validation=len(val_frames),
+            species=self.species,
+            epochs=self._epochs,
+            metrics=metrics,
+            threshold_per_atom=_finite_or_none(self.threshold_per_atom),  # type: ignore[arg-type]
+            seconds=time.perf_counter() - t_start,
+            config=cfg.to_dict(),
+            max_label_asymmetry=max(asym1, asym2),
+        )
+        self.report = report.to_json()
+        self._sha256 = None
+        return report
+
+    def _train(
+        self,
+        q_all: torch.Tensor,
+        t_all: torch.Tensor,
+        ch_all: torch.Tensor,
+        owner: torch.Tensor,
+        sizes: np.ndarray,
+        resid: np.ndarray,
+        groups: np.ndarray,
+        is_train: np.ndarray,
+        rng: np.random.Generator,
+        verbose: bool,
+    ) -> None:
+        assert self.heads is not None
+        cfg = self.config
+        k_members = cfg.ensemble_size
+        n_struct = len(sizes)
+        train_idx = np.flatnonzero(is_train)
+        val_idx = np.flatnonzero(~is_train)
+        # member masks over structures
+        masks = np.zeros((k_members, n_struct))
+        n_sub = max(1, math.ceil(cfg.subsample * train_idx.size))
+        for k in range(k_members):
+            chosen = train_idx if k_members == 1 else rng.choice(train_idx, n_sub, replace=False)
+            masks[k, chosen] = 1.0
+        val_mask = np.zeros(n_struct)
+        val_mask[val_idx if val_idx.size else train_idx] = 1.0
+
+        y = torch.as_tensor(resid / sizes[:, None])  # per-atom target [S, 6]
+        inv_n = torch.as_tensor(1.0 / sizes)[:, None]
+        w6 = torch.as_tensor(W6)
+        g = torch.as_tensor(groups)
+        n_groups = int(groups.max()) + 1
+        # normalisations of the two loss terms from the training targets
+        yt = resid[is_train] / sizes[is_train, None]
+        var_full = float(((yt - yt.mean(0)) ** 2 * W6).sum(-1).mean())
+        gm = np.zeros((n_groups, 6))
+        np.add.at(gm, groups[is_train], yt)
+        cnt = np.bincount(groups[is_train], minlength=n_groups)[:, None]
+        gm = gm / np.maximum(cnt, 1)
+        var_delta = float(((yt - gm[groups[is_train]]) ** 2 * W6).sum(-1).mean())
+        var_full = max(var_full, 1e-30)
+        var_delta = var_delta if var_delta > 1e-12 * var_full else var_full
+
+        def losses(pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            """Per-member loss ``[K]``; ``pred [K, S, 6]`` α of the learned part."""
+            e = pred * inv_n - y  # [K, S, 6]
+            wsum = mask.sum(1).clamp_min(1.0)
+            full = ((e**2 * w6).sum(-1) * mask).sum(1) / wsum
+            gsum = torch.zeros(e.shape[0], n_groups, 6, dtype=e.dtype).index_add_(
+                1, g, e * mask[..., None]
+            )
+            gcnt = torch.zeros(e.shape[0], n_groups, dtype=e.dtype).index_add_(1, g, mask)
+            gmean = gsum / gcnt.clamp_min(1.0)[..., None]
+            de = e - gmean[:, g]
+            delta = ((de**2 * w6).sum(-1) * mask).sum(1) / wsum
+            return full / var_full + cfg.delta_weight * delta / var_delta
+
+        gen = torch.Generator().manual_seed(int(cfg.seed))
+        self.heads.reset(gen)
+        # per-species isotropic constants of the learned part: least squares on the trace
+        counts = np.zeros((n_struct, len(self.species)))
+        np.add.at(counts, (owner.numpy(), ch_all.numpy()), 1.0)
+        iso = resid[:, :3].mean(1)
+        sol, *_ = np.linalg.lstsq(counts[is_train], iso[is_train], rcond=None)
+        with torch.no_grad():
+            last = len(self.heads.widths) - 2
+            for z, s in enumerate(self.species):
+                self.heads.weights[f"{s}_b{last}"][:, 0, 0] = float(sol[z]) / self.y_scale
+        train_masks = torch.as_tensor(masks)
+        vmask = torch.as_tensor(val_mask)[None].expand(k_members, -1)
+        opt = torch.optim.AdamW(
+            self.heads.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+        )
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+            opt, T_max=max(cfg.max_epochs, 1), eta_min=cfg.learning_rate / 20
+        )
+        best = torch.full((k_members,), math.inf, dtype=torch.float64)
+        best_epoch = np.zeros(k_members, dtype=int)
+        best_state = copy.deepcopy(self.heads.state_dict())
+        since = np.zeros(k_members, dtype=int)
+        epoch = 0
+        for epoch in range(1, cfg.max_epochs + 1):
+            opt.zero_grad(set_to_none=True)
+            pred = self._heads_alpha(q_all, t_all, ch_all, owner, n_struct)
+            loss_k = losses(pred, train_masks)
+            loss_k.sum().backward()
+            opt.step()
+            sched.step()
+            with torch.no_grad():
+                pred = self._heads_alpha(q_all, t_all, ch_all, owner, n_struct)
+                val_k = losses(pred, vmask)
+            improved = (val_k < best * (1 - 1e-6)).numpy()
+            if improved.any():
+                state = self.heads.state_dict()
+                for name, value in state.items():
+                    best_state[name][improved] = value[improved]
+                best[improved] = val_k[improved]
+                best_epoch[improved] = epoch
+            since = np.where(improved, 0, since + 1)
+            if verbose and epoch % 100 == 0:
+                print(f"epoch {epoch}: train {loss_k.detach().numpy()} val {val_k.numpy()}")
+            if (since >= cfg.patience).all():
+                break
+        self.heads.load_state_dict(best_state)
+        self._epochs = [int(e) for e in best_epoch]
+
+    # ------------------------------------------------------------------ persistence
+    def state(self) -> dict[str, Any]:
+        """Everything needed to rebuild the model: tensors and plain Python values only."""
+        self._require_fitted()
+        assert self.heads is not None
+        return {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "model": MODEL_NAME,
+            "config": self.config.to_dict(),
+            "species": list(self.species),
+            "heads": {k: v.detach().clone() for k, v in self.heads.state_dict().items()},
+            "q_mean": self.q_mean.clone(),
+            "q_std": self.q_std.clone(),
+            "t_scale": self.t_scale.clone(),
+            "y_scale": float(self.y_scale),
+            "threshold_per_atom": _finite_or_none(self.threshold_per_atom),
+            "baseline": self.baseline.to_dict() if self.baseline is not None else None,
+            "report": _plain(self.report),
+            "packages": package_versions(),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model to one file (atomically); returns the path."""
+        payload = self.state()
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        self._sha256 = file_sha256(path)
+        self.source_path = path
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CartesianTensorModel:
+        """Read a model written by :meth:`save` (``torch.load(weights_only=True)``)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"polarizability model not found: {path}")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # pickle, zip and torch errors of a bad file
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{path}: not a readable polarizability model ({msg})") from None
+        model = cls.from_state(payload, where=str(path))
+        model._sha256 = file_sha256(path)
+        model.source_path = path
+        return model
+
+    @classmethod
+    def from_state(cls, payload: Any, where: str = "model") -> CartesianTensorModel:
+        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+            raise InputError(f"{where}: not an ionraman polarizability model file")
+        version = payload.get("format_version")
+        if version != MODEL_FORMAT_VERSION:
+            raise InputError(
+                f"{where}: model format version {version}; this ionraman reads "
+                f"{MODEL_FORMAT_VERSION}"
+            )
+        try:
+            model = cls(CartesianModelConfig.from_dict(dict(payload["config"])))
+            model._setup(payload["species"])
+            assert model.heads is not None
+            model.heads.load_state_dict(payload["heads"])
+            model.q_mean = payload["q_mean"].double()
+            model.q_std = payload["q_std"].double()
+            model.t_scale = payload["t_scale"].double()
+            model.y_scale = float(payload["y_scale"])
+            thr = payload.get("threshold_per_atom")
+            model.threshold_per_atom = math.inf if thr is None else float(thr)
+            base = payload.get("baseline")
+            model._set_baseline(BondPolarizabilityModel.from_dict(base) if base else None)
+            model.report = dict(payload.get("report") or {})
+        except (KeyError, TypeError, RuntimeError, AttributeError) as exc:
+            raise InputError(f"{where}: incomplete or inconsistent model file ({exc})") from None
+        return model
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the saved file (or of the serialised state of an unsaved model)."""
+        if self._sha256 is None:
+            buf = io.BytesIO()
+            torch.save(self.state(), buf)
+            self._sha256 = hashlib.sha256(buf.getvalue()).hexdigest()
+        return self._sha256
+
+
+# ----------------------------------------------------------------------------------------------
+# entry points for the command line
+# ----------------------------------------------------------------------------------------------
+def fit_model(
+    data: str | os.PathLike[str] | Sequence[Atoms],
+    out: str | os.PathLike[str],
+    *,
+    validation: str | os.PathLike[str] | Sequence[Atoms] | None = None,
+    key: str = POLARIZABILITY_KEY,
+    config: CartesianModelConfig | None = None,
+    **overrides: Any,
+) -> tuple[CartesianTensorModel, FitReport]:
+    """Fit a model to labelled structures and save it (``ionraman polarizability fit``).
+
+    Writes the model to ``out`` (one ``.pt`` file) and the fit report (metrics, epochs,
+    threshold, hyperparameters, provenance) to ``out`` with suffix ``.fit.json``.
+    ``overrides`` are :class:`CartesianModelConfig` fields (e.g. ``ensemble_size=4``).
+    """
+    from ionraman._io import provenance, write_json_atomic
+
+    model = CartesianTensorModel(config, **overrides)
+    report = model.fit(data, validation=validation, key=key)
+    out = model.save(out)
+    files = {"model": out}
+    if isinstance(data, str | os.PathLike):
+        files["data"] = Path(data)
+    if isinstance(validation, str | os.PathLike):
+        files["validation"] = Path(validation)
+    write_json_atomic(
+        out.with_suffix(".fit.json"),
+        {**report.to_json(), "provenance": provenance(model.config.to_dict(), files)},
+    )
+    return model, report
+
+
+def predict_store(
+    traj_path: str | os.PathLike[str],
+    model: str | os.PathLike[str] | CartesianTensorModel,
+    *,
+    batch_frames: int = 256,
+    write: bool = True,
+    dtype: str = "float32",
+    threads: int | None = None,
+) -> StorePrediction:
+    """α of every frame of a trajectory store (``ionraman polarizability predict``).
+
+    ``model``: a saved model file or a model object; ``threads``: torch intra-op threads
+    (default: leave torch's setting).
+    """
+    if not isinstance(model, CartesianTensorModel):
+        model = CartesianTensorModel.load(model)
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    return model.predict_store(traj_path, batch_frames=batch_frames, write=write, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+def _dtype(name: str) -> torch.dtype:
+    try:
+        return _DTYPES[name]
+    except KeyError:
+        raise InputError(f"dtype must be one of {sorted(_DTYPES)}, got {name!r}") from None
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _plain(obj: Any) -> Any:
+    """Copy of a JSON-like object with NumPy scalars/arrays turned into Python values."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def _metrics(
+    y6: np.ndarray, p6: np.ndarray, sizes: np.ndarray, groups: np.ndarray
+) -> dict[str, float]:
+    """RMSE of α per atom (Å³, Frobenius/3) and R² of α and of δα (group means removed)."""
+    w = np.asarray(W6)
+    yn, pn = y6 / sizes[:, None], p6 / sizes[:, None]
+    err = ((pn - yn) ** 2 * w).sum(-1)
+    out = {"rmse_per_atom_A3": float(np.sqrt(err.mean() / 9.0))}
+    tot = (((yn - yn.mean(0)) ** 2) * w).sum()
+    out["r2_alpha"] = float(1 - err.sum() / tot) if tot > 0 else math.nan
+    dy, dp = yn.copy(), pn.copy()
+    for gid in np.unique(groups):
+        sel = groups == gid
+        dy[sel] -= yn[sel].mean(0)
+        dp[sel] -= pn[sel].mean(0)
+    dtot = ((dy**2) * w).sum()
+    out["r2_delta_alpha"] = float(1 - (((dp - dy) ** 2) * w).sum() / dtot) if dtot > 0 else math.nan
+    return out
+
+
+def neighbour_backend() -> str:
+    """``"matscipy"`` or ``"ase"``: the neighbour search in use."""
+    return NEIGHBOUR_BACKEND

@@ -1,0 +1,224 @@
+"""Tests of the Cartesian-tensor polarizability model: symmetry, extensivity, neighbour-list
+reuse, baseline consistency, fit recovery of a synthetic target, persistence and store output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase.io import write
+from scipy.spatial.transform import Rotation
+
+from ionraman.errors import InputError
+from ionraman.polarizability.models import CartesianTensorModel
+from ionraman.polarizability.models.cartesian import _group_ids, _metrics, _to6
+from ionraman.polarizability.models.features import CartesianDescriptor, TorchBondTerm
+from ionraman.polarizability.models.neighbours import NeighbourList, segment_frames
+from ionraman.polarizability.models.synthetic import (
+    reference_bond_model,
+    synthetic_alpha,
+    synthetic_dataset,
+)
+from ionraman.structures import get_structure
+from ionraman.trajectory import TrajectoryWriter, open_trajectory
+
+PHASES = ("t-Na3SbS4", "c-Na3SbS4")
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+@pytest.fixture(scope="module")
+def model() -> CartesianTensorModel:
+    """A quickly fitted ensemble (symmetry tests need a generic model, not an accurate one)."""
+    torch.set_num_threads(1)
+    data = synthetic_dataset(24, phases=PHASES, seed=3)
+    m = CartesianTensorModel(ensemble_size=2, max_epochs=40, patience=40, seed=1)
+    m.fit(data)
+    return m
+
+
+@pytest.fixture
+def frame():
+    atoms = get_structure("t-Na3SbS4")
+    atoms.rattle(0.12, seed=5)
+    return atoms
+
+
+def test_rotation_equivariance(model, frame) -> None:
+    pred = model.predict(frame)
+    alpha = pred.alpha[0]
+    assert np.allclose(alpha, alpha.T, atol=1e-12)
+    for seed in range(3):
+        rot = Rotation.random(random_state=seed).as_matrix()
+        rotated = frame.copy()
+        rotated.set_cell(frame.cell.array @ rot.T, scale_atoms=False)
+        rotated.positions = frame.positions @ rot.T
+        out = model.predict(rotated)
+        assert _rel(out.alpha[0], rot @ alpha @ rot.T) < 1e-6
+        for k in range(out.members.shape[0]):
+            assert _rel(out.members[k, 0], rot @ pred.members[k, 0] @ rot.T) < 1e-6
+        assert out.spread[0] == pytest.approx(pred.spread[0], rel=1e-6)
+
+
+def test_permutation_and_translation_invariance(model, frame) -> None:
+    alpha = model.predict(frame).alpha[0]
+    perm = frame[np.random.default_rng(0).permutation(len(frame))]
+    assert _rel(model.predict(perm).alpha[0], alpha) < 1e-10
+    shifted = frame.copy()
+    shifted.translate([0.37, -1.3, 2.9])
+    shifted.wrap()
+    assert _rel(model.predict(shifted).alpha[0], alpha) < 1e-10
+
+
+def test_supercell_is_extensive(model, frame) -> None:
+    alpha = model.predict(frame).alpha[0]
+    big = model.predict(frame * (2, 2, 2))
+    assert _rel(big.alpha[0], 8 * alpha) < 1e-6
+    # spread per atom is size independent for a perfectly repeated structure
+    assert big.spread_per_atom[0] == pytest.approx(model.predict(frame).spread_per_atom[0])
+
+
+def test_float32_close_to_float64(model, frame) -> None:
+    a64 = model.predict(frame).alpha[0]
+    a32 = model.predict(frame, dtype="float32").alpha[0]
+    assert _rel(a32, a64) < 1e-5
+
+
+def test_torch_bond_term_matches_bond_model(frame) -> None:
+    bond = reference_bond_model()
+    species = ["Na", "S", "Sb"]
+    term = TorchBondTerm(bond.to_dict(), species)
+    desc = CartesianDescriptor(species)
+    nl = NeighbourList.build(frame.positions, frame.cell.array, frame.pbc, 5.5, 0.0)
+    channels = np.array([species.index(s) for s in frame.get_chemical_symbols()])
+    _, _, base = desc.compute(
+        nl, channels, frame.positions[None], frame.cell.array[None], bond=term
+    )
+    expected = bond.predict(frame)
+    assert np.allclose(base[0].numpy(), _to6(expected), rtol=1e-10, atol=1e-10)
+
+
+def test_neighbour_list_reuse_is_exact(model) -> None:
+    """MD-like frames (small moves, atoms wrapped across the boundary, a strained cell) give
+    the same α with the reused list as with a fresh list per frame."""
+    base = get_structure("t-Na3SbS4", supercell=(2, 1, 1))
+    rng = np.random.default_rng(2)
+    frames = []
+    for k in range(8):
+        at = base.copy()
+        at.positions += rng.normal(scale=0.06, size=at.positions.shape)
+        if k == 5:
+            at.set_cell(at.cell.array * 1.004, scale_atoms=True)
+        at.wrap()
+        frames.append(at)
+    pos = np.array([a.positions for a in frames])
+    cells = np.array([a.cell.array for a in frames])
+    _, _, builds = segment_frames(pos, cells, base.pbc, 5.5, 0.5)
+    assert builds < len(frames)
+    together = model.predict(frames).alpha
+    apart = np.array([model.predict(a).alpha[0] for a in frames])
+    assert _rel(together, apart) < 1e-10
+
+
+def test_fit_recovers_synthetic_target() -> None:
+    """Δ-learning on the bond baseline recovers a nonlinear equivariant target (held out)."""
+    torch.set_num_threads(1)
+    train = synthetic_dataset(80, phases=("t-Na3SbS4",), seed=0)
+    test = synthetic_dataset(30, phases=("t-Na3SbS4",), seed=99)
+    m = CartesianTensorModel(ensemble_size=2, max_epochs=400, patience=100, seed=0)
+    report = m.fit(train)
+    assert report.n_train == 64 and report.n_validation == 16
+    pred = m.predict(test)
+    y = _to6(np.array([a.info["REF_polarizability"] for a in test]))
+    n = np.full(len(test), float(len(test[0])))
+    ml = _metrics(y, _to6(pred.alpha), n, _group_ids(test))
+    base = _metrics(y, _to6(m.baseline.predict_many(test)), n, _group_ids(test))
+    assert ml["r2_delta_alpha"] > 0.9
+    assert ml["rmse_per_atom_A3"] < 0.75 * base["rmse_per_atom_A3"]
+    assert np.isfinite(m.threshold_per_atom) and 0.0 <= pred.flagged_fraction < 0.5
+
+
+def test_save_load_round_trip(model, frame, tmp_path) -> None:
+    path = model.save(tmp_path / "alpha.pt")
+    loaded = CartesianTensorModel.load(path)
+    assert loaded.config == model.config and loaded.species == model.species
+    a, b = model.predict(frame), loaded.predict(frame)
+    assert np.array_equal(a.members, b.members)
+    assert loaded.threshold_per_atom == pytest.approx(model.threshold_per_atom)
+    assert loaded.sha256 == model.sha256
+    assert loaded.report["n_train"] == model.report["n_train"]
+
+
+def test_bad_model_files(tmp_path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        CartesianTensorModel.load(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a torch file")
+    with pytest.raises(InputError, match="not a readable"):
+        CartesianTensorModel.load(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(InputError, match="not an ionraman"):
+        CartesianTensorModel.load(other)
+
+
+def test_predict_store_writes_alpha(model, tmp_path) -> None:
+    base = get_structure("t-Na3SbS4")
+    rng = np.random.default_rng(4)
+    path = tmp_path / "traj.h5"
+    frames = []
+    with TrajectoryWriter(path, base.numbers, metadata={"timestep_fs": 2.0}) as w:
+        for k in range(12):
+            at = base.copy()
+            at.positions += rng.normal(scale=0.05, size=at.positions.shape)
+            frames.append(at)
+            w.append(at.positions, at.cell.array, 10.0 * k)
+    out = model.predict_store(path, batch_frames=5)
+    assert out.written and out.alpha.shape == (12, 3, 3) and out.spread.shape == (12,)
+    assert _rel(out.alpha, model.predict(frames).alpha) < 1e-5  # float32 store default
+    with open_trajectory(path) as traj:
+        assert np.array_equal(traj.read("polarizability"), out.alpha)
+        meta = traj.metadata["polarizability"]
+    assert meta["model"] == "cartesian-tensor" and meta["model_sha256"] == model.sha256
+    assert meta["flagged_fraction"] == out.flagged_fraction
+    assert meta["ensemble_size"] == 2
+    again = model.predict_store(path, write=False, dtype="float64")
+    assert not again.written and _rel(again.alpha, out.alpha) < 1e-5
+
+
+def test_input_errors(model, tmp_path) -> None:
+    data = synthetic_dataset(6, seed=0)
+    del data[2].info["REF_polarizability"]
+    with pytest.raises(InputError, match="structure 2 has no"):
+        CartesianTensorModel(max_epochs=1).fit(data)
+    with pytest.raises(InputError, match="not found"):
+        CartesianTensorModel().fit(tmp_path / "none.extxyz")
+    bad = tmp_path / "bad.extxyz"
+    bad.write_text("this is not\nan xyz file\n")
+    with pytest.raises(InputError):
+        CartesianTensorModel().fit(bad)
+    unlabelled = tmp_path / "unlabelled.extxyz"
+    write(unlabelled, get_structure("t-Na3SbS4"), format="extxyz")
+    with pytest.raises(InputError):
+        CartesianTensorModel().fit(unlabelled)
+    with pytest.raises(InputError, match="not fitted"):
+        CartesianTensorModel().predict(get_structure("t-Na3SbS4"))
+    with pytest.raises(InputError, match="not in the model"):
+        model.predict(get_structure("t-Na3PS4"))
+    not_store = tmp_path / "x.h5"
+    not_store.write_bytes(b"nothing")
+    with pytest.raises(InputError):
+        model.predict_store(not_store)
+
+
+def test_fit_from_extxyz_file(tmp_path) -> None:
+    data = synthetic_dataset(8, seed=1)
+    path = tmp_path / "train.extxyz"
+    write(path, data, format="extxyz")
+    m = CartesianTensorModel(ensemble_size=1, max_epochs=5, patience=5)
+    report = m.fit(path)
+    assert report.n_train + report.n_validation == 8
+    expected = synthetic_alpha(data[0])
+    assert np.allclose(data[0].info["REF_polarizability"], expected)
