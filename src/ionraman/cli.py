@@ -246,6 +246,69 @@ def _apply_supercell(atoms, spec: str, make_supercell):
         ) from None
 
 
+polarizability_app = typer.Typer(
+    help="Tensorial ML polarizability models: fit on labelled extxyz, predict along a store.",
+    no_args_is_help=True,
+)
+app.add_typer(polarizability_app, name="polarizability")
+
+
+@polarizability_app.command("fit")
+def polarizability_fit(
+    data: Annotated[Path, typer.Argument(help="extxyz with REF_polarizability (3x3, A^3).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model file (.pt).")] = Path(
+        "alpha_model.pt"
+    ),
+    validation: Annotated[
+        Path | None, typer.Option(help="Separate validation extxyz (default: a random split).")
+    ] = None,
+    key: Annotated[str, typer.Option(help="atoms.info key of the labels.")] = "REF_polarizability",
+    ensemble: Annotated[int, typer.Option(help="Ensemble members.")] = 4,
+    cutoff: Annotated[float, typer.Option("--cutoff", help="Environment cutoff, A.")] = 5.5,
+    seed: Annotated[int, typer.Option()] = 0,
+    max_epochs: Annotated[int, typer.Option("--max-epochs")] = 3000,
+) -> None:
+    """Fit the Cartesian tensor-basis model (writes OUT and OUT.fit.json with the metrics)."""
+    from ionraman.polarizability.models import fit_model
+
+    _, report = fit_model(
+        data,
+        out,
+        validation=validation,
+        key=key,
+        ensemble_size=ensemble,
+        cutoff_A=cutoff,
+        seed=seed,
+        max_epochs=max_epochs,
+    )
+    val = report.metrics.get("validation", {})
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in val.items())
+    _echo(f"fitted on {report.n_train} structures ({report.seconds:.0f} s); validation: {scores}")
+    _echo(f"-> {out}, {Path(out).with_suffix('.fit.json')}")
+
+
+@polarizability_app.command("predict")
+def polarizability_predict(
+    trajectory: Annotated[Path, typer.Argument(help="ionraman trajectory store (.h5).")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model file from 'fit'.")],
+    batch_frames: Annotated[int, typer.Option("--batch-frames")] = 256,
+    dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    write: Annotated[bool, typer.Option(help="Write alpha into the store.")] = True,
+) -> None:
+    """Predict the polarizability series along a trajectory store (streamed in batches)."""
+    from ionraman.polarizability.models import predict_store
+
+    pred = predict_store(
+        trajectory, model, batch_frames=batch_frames, write=write, dtype=dtype, threads=threads
+    )
+    _echo(
+        f"alpha for {len(pred.alpha)} frames ({pred.frames_per_s:.0f} frames/s); "
+        f"{100 * pred.flagged_fraction:.1f} % flagged outside the training distribution"
+        + (f" -> {trajectory}" if write else "")
+    )
+
+
 @app.command("structures")
 def list_structures_cmd() -> None:
     """List the built-in structures."""

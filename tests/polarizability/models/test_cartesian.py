@@ -222,3 +222,28 @@ def test_fit_from_extxyz_file(tmp_path) -> None:
     assert report.n_train + report.n_validation == 8
     expected = synthetic_alpha(data[0])
     assert np.allclose(data[0].info["REF_polarizability"], expected)
+
+
+def test_command_line_fit_and_predict(tmp_path, capsys) -> None:
+    import ase.io
+
+    from ionraman.cli import main
+
+    data = tmp_path / "data.extxyz"
+    ase.io.write(data, synthetic_dataset(16, phases=("t-Na3SbS4",), seed=5))
+    model_path = tmp_path / "alpha.pt"
+    rc = main(["polarizability", "fit", str(data), "-o", str(model_path), "--ensemble", "2",
+               "--max-epochs", "30"])
+    assert rc == 0 and model_path.is_file()
+    assert model_path.with_suffix(".fit.json").is_file()
+    base = get_structure("t-Na3SbS4")
+    store = tmp_path / "traj.h5"
+    with TrajectoryWriter(store, base.numbers, metadata={"timestep_fs": 2.0}) as w:
+        for k in range(4):
+            w.append(base.positions, base.cell.array, 10.0 * k)
+    assert main(["polarizability", "predict", str(store), "--model", str(model_path)]) == 0
+    with open_trajectory(store) as traj:
+        assert traj.read("polarizability").shape == (4, 3, 3)
+    assert "flagged" in capsys.readouterr().out
+    assert main(["polarizability", "fit", str(tmp_path / "none.extxyz")]) == 2
+    assert "none.extxyz" in capsys.readouterr().err
