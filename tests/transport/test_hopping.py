@@ -76,3 +76,9 @@ def test_classify_thresholds_and_errors():
         hopping_descriptor(np.zeros((3, 2, 3)), np.eye(3), DT, sites="voronoi")
     with pytest.raises(InputError):
         hopping_descriptor(np.zeros((3, 2, 3)))
+
+
+def test_large_vibrations_without_hops_are_localised_not_liquid_like():
+    # more than half the time outside the site spheres, but no ion ever reached another site
+    assert classify_mechanism(0.6, 1.0, float("nan"), 0) == "localised"
+    assert classify_mechanism(0.6, 1.0, 0.5, 3) == "liquid-like"

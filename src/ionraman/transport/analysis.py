@@ -166,6 +166,11 @@ class DiffusionResult:
             parts.append(f"sigma_NE = {self.sigma_S_cm:.3e} S/cm at {self.temperature_k:g} K")
         if self.haven_ratio is not None:
             parts.append(f"H_R = {self.haven_ratio:.2f} ± {self.haven_ratio_std or np.nan:.2f}")
+        if self.window.slope_rule_met is False:
+            parts.append(
+                "WARNING: the MSD is not yet diffusive (log-log slope far from 1) in the fit "
+                "window: D is an upper bound of vibrational/transient motion; run longer"
+            )
         if self.hopping is not None:
             parts.append(
                 f"{self.hopping.mechanism} (in flight {self.hopping.fraction_in_flight:.2f}, "

@@ -22,11 +22,12 @@ Descriptors
   site); the mean uninterrupted stay at one site.
 * ``mean_flight_time_ps`` τ_fl: in-flight time / hops (includes failed excursions; NaN without
   hops).
-* mechanism: ``"hopping"`` if f < ``flight_fraction_max`` (0.3) and τ_res ≥
+* mechanism: ``"localised"`` if no hop was seen (vibration only, however large: at high T a soft
+  Na sublattice can spend much time outside the 0.8 Å spheres without ever reaching another site;
+  no statement about the mechanism); ``"hopping"`` if f < ``flight_fraction_max`` (0.3) and τ_res ≥
   ``residence_ratio_min`` (3) × τ_fl — ions sit at sites most of the time and transits are short
-  compared to stays; ``"localised"`` if f < ``flight_fraction_max`` and no hop was seen (vibration
-  only; no statement about the mechanism); ``"liquid-like"`` otherwise (ions mostly between sites,
-  or stays not longer than transits — no well-defined sites on the time scale of motion).
+  compared to stays; ``"liquid-like"`` otherwise (ions mostly between sites, or stays not longer
+  than transits — no well-defined sites on the time scale of motion).
 
 Why 0.8 Å by default: alkali ions in crystalline thio-electrolytes have isotropic displacement
 parameters of roughly U_iso ≈ 0.02–0.06 Å² near room temperature, i.e. a 3-D RMS vibration amplitude
@@ -244,10 +245,10 @@ def classify_mechanism(
     residence_ratio_min: float = RESIDENCE_RATIO_MIN,
 ) -> str:
     """"hopping", "localised" or "liquid-like" by the documented thresholds."""
+    if n_hops == 0:
+        return "localised"  # whatever the vibration amplitude: no ion reached another site
     if fraction_in_flight >= flight_fraction_max:
         return "liquid-like"
-    if n_hops == 0:
-        return "localised"
     if mean_residence_time_ps >= residence_ratio_min * mean_flight_time_ps:
         return "hopping"
     return "liquid-like"
@@ -360,8 +361,8 @@ def hopping_descriptor(
             "flight_fraction_max": flight_fraction_max,
             "residence_ratio_min": residence_ratio_min,
             "rule": "hopping if fraction_in_flight < flight_fraction_max and "
-            "mean_residence_time >= residence_ratio_min x mean_flight_time; localised if no hops "
-            "and fraction_in_flight < flight_fraction_max; liquid-like otherwise",
+            "mean_residence_time >= residence_ratio_min x mean_flight_time; localised if no hops; "
+            "liquid-like otherwise",
         },
     )
 
