@@ -17,12 +17,15 @@ uma        fairchem-core          option ``task_name=`` (default ``"omat"`` for 
 =========  =====================  ============================================================
 
 Aliases: ``mace-mp``, ``mace-mpa``, ``mace-omat`` → mace; ``fairchem`` → uma; ``orb-v3-…``
-names select that ORB architecture (``orb-v3-conservative-inf-omat:/path/ckpt``).
+names select that ORB architecture (``orb-v3-conservative-inf-omat:/path/ckpt``). Model names as
+the packages spell them (``mace-mpa-0-medium``, ``mattersim-v1.0.0-5m``, ``uma-s-1p1``) are
+recognised too: alone they raise the offline message, with ``:/path`` they load that file.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +131,11 @@ _ALIASES = {
 }
 
 
+# Model names as the packages spell them ("mace-mpa-0-medium", "mattersim-v1.0.0-5m", "uma-s-1p1",
+# "orb_v3_direct_20_omat"): recognised so that they get the offline message, not "unknown".
+_MODEL_NAME = re.compile(r"(mace|mattersim|matter-sim|orb|uma|fairchem)[-_][\w.\-]*")
+
+
 def _family_of(prefix: str) -> tuple[str, dict[str, Any]] | None:
     """Family key and implied options of a name prefix (``None`` when not an external family)."""
     p = prefix.lower()
@@ -137,7 +145,18 @@ def _family_of(prefix: str) -> tuple[str, dict[str, Any]] | None:
         return _ALIASES[p], {}
     if p.startswith(("orb-v", "orb_v")):
         return "orb", {"model": p.replace("-", "_")}
+    m = _MODEL_NAME.fullmatch(p)
+    if m and not p.endswith(".py"):
+        fam = m.group(1)
+        return _ALIASES.get(fam, fam), {}
     return None
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def resolve_external(name: str) -> ForceFieldSpec | None:
@@ -153,16 +172,21 @@ def resolve_external(name: str) -> ForceFieldSpec | None:
     found = _family_of(prefix)
     if found is None:
         return None
+    if sep and path.strip().isidentifier() and _importable(prefix):
+        return None  # "mace_tools:make": a user module:factory, not FAMILY:/path
     key, implied = found
     fam = EXTERNAL_FAMILIES[key]
+    how = (
+        f"the automatic weights download of {fam.pip} does not work offline; download the "
+        f"weights file elsewhere and pass {prefix}:/path/to/weights"
+    )
     if not sep or not path.strip():
-        raise InputError(
-            f"force field {prefix!r} needs a local weights file: its automatic download does "
-            f"not work offline; download the weights elsewhere and pass {prefix}:/path/to/weights"
-        )
+        raise InputError(f"force field {prefix!r} needs a local weights file: {how}")
     weights = Path(path.strip()).expanduser()
     if not weights.is_file():
-        raise InputError(f"weights file {str(weights)!r} for force field {prefix!r} not found")
+        raise InputError(
+            f"weights file {str(weights)!r} for force field {prefix!r} not found: {how}"
+        )
     if importlib.util.find_spec(fam.module) is None:
         raise InputError(
             f"force field {prefix!r} needs package {fam.pip!r}, which is not installed "

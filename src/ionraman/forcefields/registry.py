@@ -15,6 +15,7 @@ the name, the weights file and its SHA-256, the package versions and the options
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -332,7 +333,10 @@ def load_force_field(
         spec=spec,
         weights_path=weights,
         weights_sha256=digest,
-        options={k: v for k, v in kwargs.items() if k != "weights"},
+        options={
+            **_fixed_options(spec.factory),
+            **{k: v for k, v in kwargs.items() if k != "weights"},
+        },
         threads=_current_threads(),
     )
 
@@ -444,6 +448,24 @@ def _call_factory(spec: ForceFieldSpec, kwargs: dict[str, Any]) -> BaseCalculato
             f"force field {spec.name!r}: factory rejected the options "
             f"{sorted(kwargs)}: {_one_line(exc)}"
         ) from exc
+    except Exception as exc:
+        weights = kwargs.get("weights")
+        if weights is None:
+            raise  # a failing user factory keeps its traceback
+        # a corrupt, truncated or wrong-family weights file is a user error, not a bug
+        raise InputError(
+            f"force field {spec.name!r}: loading weights file {str(weights)!r} failed "
+            f"({type(exc).__name__}: {_one_line(exc)})"
+        ) from exc
+
+
+def _fixed_options(factory: Callable[..., Any]) -> dict[str, Any]:
+    """Keywords bound into a ``functools.partial`` factory (e.g. SevenNet's ``modal``)."""
+    fixed: dict[str, Any] = {}
+    while isinstance(factory, functools.partial):
+        fixed = {**factory.keywords, **fixed}
+        factory = factory.func
+    return fixed
 
 
 def _accepted_kwargs(func: Callable[..., Any]) -> set[str] | None:
