@@ -30,6 +30,7 @@ PH_OK = DATA / "tNa3SbS4_rattled_ph.out"
 PW_OK = DATA / "tNa3SbS4_rattled_pw.out"
 PW_NOT_CONVERGED = DATA / "si_scf_not_converged_pw.out"
 PH_METAL = DATA / "al_metal_error_ph.out"
+PH_NOT_CONVERGED = DATA / "si_ph_not_converged_ph.out"
 
 # ε∞ printed by ph.x in PH_OK (16-atom rattled t-Na3SbS4, 44 Ry, shifted 2×2×2, PBE).
 EPS_FIXTURE = np.array([
@@ -89,6 +90,9 @@ def test_output_problem_on_real_outputs() -> None:
     )
     assert qe.output_problem(PH_METAL.read_text(), "ph") == (
         "ph.x error in routine phq_readin (1): no elec. field with metals"
+    )
+    assert qe.output_problem(PH_NOT_CONVERGED.read_text(), "ph") == (
+        "ph.x DFPT response not converged (niter_ph reached, no dielectric tensor)"
     )
     truncated = PH_OK.read_text().split("End of electric fields calculation")[0]
     assert qe.output_problem(truncated, "ph") == "ph.x stopped before 'JOB DONE.'"
@@ -277,6 +281,14 @@ def test_run_epsilon_ph_failures(fake_qe: Path, tmp_path: Path,
                                                                  "cat > /dev/null; touch CRASH"))
     result = qe.run_epsilon(_cell(), tmp_path / "c", SERIAL)
     assert not result.ok and "CRASH" in result.error
+    # Unconverged response (niter_ph reached): ph.x prints JOB DONE. but no tensor, exits 1.
+    monkeypatch.setenv("IONRAMAN_FAKE_PH", str(PH_NOT_CONVERGED))
+    monkeypatch.setenv("IONRAMAN_FAKE_PH_RC", "1")
+    crash_writer.write_text(FAKE_CODE.format(name="PH"))
+    result = qe.run_epsilon(_cell(), tmp_path / "d", SERIAL)
+    assert not result.ok and result.epsilon_inf is None
+    assert result.error == ("ph.x DFPT response not converged (niter_ph reached, no dielectric "
+                            f"tensor) (log {tmp_path / 'd' / 'ph.out'})")
 
 
 def test_run_epsilon_timeout(

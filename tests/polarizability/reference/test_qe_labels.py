@@ -180,3 +180,104 @@ def test_command_line_entry_point(fake_qe: Path, tmp_path: Path) -> None:
     assert code == 0
     (atoms,) = read(tmp_path / "o.extxyz", index=":")
     assert "ecut=40.0Ry k=3x3x3s" in atoms.info["REF_source"]
+
+
+# ---------------------------------------------------------------------------------------------
+# label_main: the `ionraman reference label SNAPSHOTS --code qe --out DIR` entry point
+# ---------------------------------------------------------------------------------------------
+def test_label_main_outputs_provenance_and_resumes(fake_qe: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    src = tmp_path / "snapshots.extxyz"
+    write(src, _frames(), format="extxyz")
+    out = tmp_path / "labels"
+    argv = [str(src), "--code", "qe", "--out", str(out), "--ranks", "1", "--npool", "1",
+            "--kpts", "2", "2", "2", "--ecutwfc", "44"]
+    assert labels.label_main(argv) == 1  # the NaCl frame fails (fake pw.x does not converge)
+    text = capsys.readouterr().out
+    assert "labelled 2/3 (2 computed now, 0 reused), 1 failed" in text
+    assert "FAILED #1" in text and "pw.x SCF convergence NOT achieved" in text
+    assert str(out / "work") in text  # the log path is named
+
+    labelled = read(out / labels.OUTPUT_NAME, index=":")
+    assert [a.info["frame_id"] for a in labelled] == [1, 3]
+    for atoms in labelled:
+        assert np.asarray(atoms.info["REF_polarizability"]).shape == (3, 3)
+        assert np.asarray(atoms.info["REF_epsilon_inf"]).shape == (3, 3)
+        assert atoms.info[labels.INFO_CODE] == "Quantum ESPRESSO"
+        assert atoms.info[labels.INFO_VERSION] == "6.7MaX"
+        physics = json.loads(atoms.info[labels.INFO_SETTINGS])
+        assert physics["kpts"] == [2, 2, 2] and physics["ecutwfc_ry"] == 44.0
+        pseudos = json.loads(atoms.info[labels.INFO_PSEUDOS])
+        assert set(pseudos) == {"Na", "Br"}
+        assert pseudos["Na"]["upf_sha256"] == "0" * 64 and pseudos["Na"]["psp8_sha256"] == "1" * 64
+        record = json.loads((out / labels.RESULTS_DIR / f"{atoms.info[labels.INFO_KEY]}.json")
+                            .read_text())
+        assert record["status"] == "ok" and record["info"]["frame_id"] == atoms.info["frame_id"]
+        np.testing.assert_allclose(record["result"]["polarizability_A3"],
+                                   atoms.info["REF_polarizability"])
+        assert set(record["result"]["cpu_s"]) == {"pw", "ph"}
+    assert len(list((out / labels.RESULTS_DIR).glob("*.json"))) == 2  # no file for the failure
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_labelled"] == 2 and summary["failed"][0]["log"].endswith("pw.out")
+    assert summary["settings"]["kpts"] == [2, 2, 2]
+
+    # Second call: nothing recomputed; same output.
+    n_calls = len(_calls(fake_qe))
+    assert labels.label_main(argv) == 1
+    assert len(_calls(fake_qe)) == n_calls
+    assert "0 computed now, 2 reused" in capsys.readouterr().out
+
+
+def test_label_main_max_new_and_unknown_code(fake_qe: Path, tmp_path: Path) -> None:
+    src = tmp_path / "snapshots.extxyz"
+    frames = [f for f in _frames() if f.info["frame_id"] != 2]
+    write(src, frames, format="extxyz")
+    out = tmp_path / "labels"
+    base = [str(src), "--out", str(out), "--ranks", "1", "--npool", "1", "--quiet"]
+    assert labels.label_main([*base, "--max-new", "1"]) == 3  # one left to do
+    assert len(read(out / labels.OUTPUT_NAME, index=":")) == 1
+    assert labels.label_main(base) == 0
+    assert len(read(out / labels.OUTPUT_NAME, index=":")) == 2
+    assert _calls(fake_qe) == ["pw", "ph", "pw", "ph"]
+    with pytest.raises(InputError, match="--code 'vasp'"):
+        labels.label_main([*base, "--code", "vasp"])
+
+
+def test_unexpected_python_error_is_a_recorded_failure(fake_qe: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(labels, "run_epsilon", broken)
+    key, result, computed = labels.label_structure(_frames()[0], tmp_path / "w", SERIAL)
+    assert computed and not result.ok
+    assert result.error.startswith("RuntimeError: disk on fire (log ")
+    assert "disk on fire" in Path(result.logs["python"]).read_text()
+    saved = json.loads((tmp_path / "w" / key / labels.RESULT_FILE).read_text())
+    assert saved["status"] == "failed"
+    assert not (tmp_path / "w" / key / labels.LOCK_FILE).exists()
+
+
+def test_sigterm_kills_the_running_code_and_releases_the_lock(
+    fake_qe: Path, tmp_path: Path
+) -> None:
+    import signal
+    import threading
+    import time
+
+    pidfile = tmp_path / "pw.pid"
+    sleeper = tmp_path / "bin" / "pw.x"
+    sleeper.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 60\n")
+    timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGTERM))
+    atoms = _frames()[0]
+    with labels._sigterm_as_exit(), pytest.raises(SystemExit) as exc:
+        timer.start()
+        labels.label_structure(atoms, tmp_path / "w", SERIAL)
+    assert exc.value.code == 143
+    pid = int(pidfile.read_text())
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the code's process is gone, not orphaned
+    key = labels.structure_key(atoms, SERIAL)
+    assert not (tmp_path / "w" / key / labels.LOCK_FILE).exists()
+    assert not (tmp_path / "w" / key / labels.RESULT_FILE).exists()  # will be recomputed

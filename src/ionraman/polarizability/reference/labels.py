@@ -11,10 +11,22 @@ Layout of ``workdir``::
       summary.json         counts and failures of the last call
 
 A structure with a ``result.json`` is never recomputed (failed ones only with ``retry_failed``).
-Each structure is independent, so several background processes (``nohup python -m
-ionraman.polarizability.reference.labels ...``) can share one ``workdir``: the lock file makes each
-structure run once; a lock left by a dead process on this host is taken over.
-Failures are reported (error and log path) and left out of the output file.
+A run that was interrupted (no ``result.json``) is started again from scratch on the next call.
+Each structure is independent, so several background processes can share one ``workdir``: the
+lock file makes each structure run once; a lock left by a dead process on this host is taken over.
+Failures (crash, SCF or DFPT not converged, timeout, unphysical ε∞) are recorded as ``status:
+"failed"`` with a one-line error and the log path, reported in every call and left out of the
+output file; they are never stored as numbers.
+
+Command line (:func:`label_main`, meant for ``ionraman reference label``)::
+
+    ionraman reference label SNAPSHOTS.extxyz --code qe --out DIR [--workdir WORK]
+        [--kpts 2 2 2] [--ecutwfc 44] [--unshifted] [--tr2-ph 1e-12] [--ranks 2] [--npool 2] ...
+
+writes ``DIR/labelled.extxyz`` (successful structures, input order), ``DIR/results/<key>.json``
+(one small JSON per labelled structure: ε∞, α, settings, code version, pseudopotential hashes,
+timings) and ``DIR/summary.json`` (counts, failures with log paths). The raw QE files stay in
+``WORK/<key>/`` (default ``DIR/work``). Running the same command again resumes.
 """
 
 from __future__ import annotations
@@ -25,7 +37,9 @@ import hashlib
 import json
 import os
 import platform
+import signal
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +56,13 @@ from ionraman.polarizability.reference.qe import QEResult, QESettings, attach_re
 RESULT_FILE = "result.json"
 LOCK_FILE = ".lock"
 INFO_KEY = "REF_label_key"
+INFO_CODE = "REF_code"
+INFO_VERSION = "REF_code_version"
+INFO_SETTINGS = "REF_settings"
+INFO_PSEUDOS = "REF_pseudopotentials"
+OUTPUT_NAME = "labelled.extxyz"
+RESULTS_DIR = "results"
+CODES = ("qe",)
 
 
 @dataclass
@@ -193,12 +214,41 @@ def label_structure(
             return key, QEResult.from_json(previous["result"]), False
         with atomic_path(directory / "structure.extxyz") as tmp:
             write(tmp, atoms, format="extxyz")
-        result = run_epsilon(atoms, directory, settings, pseudo_cache=pseudo_cache)
+        try:
+            result = run_epsilon(atoms, directory, settings, pseudo_cache=pseudo_cache)
+        except InputError:
+            raise  # set-up problem (executables, pseudopotentials): not the structure's fault
+        except Exception as exc:  # anything else is recorded as this structure's failure
+            log = directory / "python_error.log"
+            log.write_text(traceback.format_exc())
+            result = QEResult(False, None, None, float(atoms.get_volume()),
+                              error=f"{type(exc).__name__}: {exc} (log {log})",
+                              logs={"python": str(log)})
         write_json_atomic(
             directory / RESULT_FILE,
             {"status": "ok" if result.ok else "failed", "key": key, "result": result.to_json()},
         )
     return key, result, True
+
+
+def provenance_info(result: QEResult) -> dict[str, Any]:
+    """Flat ``atoms.info`` entries (extxyz-safe) describing where a label came from.
+
+    ``REF_code`` and ``REF_code_version`` (of ph.x), ``REF_settings`` (JSON of the physical
+    settings) and ``REF_pseudopotentials`` (JSON: per element the psp8 and UPF file names and
+    SHA-256 hashes).
+    """
+    meta = result.metadata
+    pseudos = {
+        symbol: {k: v for k, v in d.items() if k in ("psp8_file", "psp8_sha256", "upf_sha256")}
+        for symbol, d in (meta.get("pseudopotentials") or {}).items()
+    }
+    return {
+        INFO_CODE: meta.get("code", "?"),
+        INFO_VERSION: (meta.get("versions") or {}).get("ph") or "?",
+        INFO_SETTINGS: json.dumps(meta.get("physics", {}), sort_keys=True),
+        INFO_PSEUDOS: json.dumps(pseudos, sort_keys=True),
+    }
 
 
 def label_structures(
@@ -211,6 +261,8 @@ def label_structures(
     retry_failed: bool = False,
     pseudo_cache: str | os.PathLike[str] | None = None,
     log: Any = None,
+    results_dir: str | os.PathLike[str] | None = None,
+    max_new: int | None = None,
 ) -> LabelReport:
     """Label every structure of ``extxyz_in`` with ε∞ and α from QE, resumably.
 
@@ -220,8 +272,9 @@ def label_structures(
         Structures (any format ASE reads; extended XYZ expected).
     out_extxyz : path-like
         Output: the successfully labelled structures, in input order, with ``REF_polarizability``
-        (3×3, Å³), ``REF_epsilon_inf`` (3×3), ``REF_source`` and ``REF_label_key`` in ``info``.
-        Written atomically at the end (and rewritten by every later call).
+        (3×3, Å³), ``REF_epsilon_inf`` (3×3), ``REF_source``, ``REF_label_key`` and the
+        provenance entries of :func:`provenance_info` in ``info``. Written atomically after every
+        newly computed structure and at the end (and rewritten by every later call).
     workdir : path-like
         One sub-directory per structure (see the module docstring).
     settings : QESettings, optional
@@ -234,6 +287,12 @@ def label_structures(
         Cache directory of the converted pseudopotentials.
     log : file-like, optional
         Progress lines are written here (e.g. ``sys.stdout``).
+    results_dir : path-like, optional
+        Also write one small JSON per labelled structure here (``<key>.json``: the input
+        ``info``, ε∞, α, settings, versions, pseudopotential hashes, timings).
+    max_new : int, optional
+        Stop after this many structures were computed in this call (the output still lists
+        everything finished so far); None: no limit.
 
     Returns
     -------
@@ -259,65 +318,197 @@ def label_structures(
     workdir = Path(workdir)
     report = LabelReport(n_structures=len(frames), out_path=Path(out_extxyz))
     labelled: list[Atoms] = []
+
+    def save() -> None:
+        Path(out_extxyz).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out_extxyz) as tmp:
+            write(tmp, labelled, format="extxyz")
+        write_json_atomic(workdir / "summary.json", report.to_json())
+
     for i in selected:
         atoms = frames[i]
-        key, result, computed = label_structure(
-            atoms, workdir, settings, retry_failed=retry_failed, pseudo_cache=pseudo_cache
-        )
+        if max_new is not None and len(report.computed) >= max_new:
+            key, result, computed = structure_key(atoms, settings), None, False
+            previous = _load_result(workdir / key)
+            if previous is not None and (previous["status"] == "ok" or not retry_failed):
+                result = QEResult.from_json(previous["result"])
+        else:
+            key, result, computed = label_structure(
+                atoms, workdir, settings, retry_failed=retry_failed, pseudo_cache=pseudo_cache
+            )
         if result is None:
             report.pending.append(i)
-            status = "running elsewhere"
+            status = "not done (running elsewhere or max_new reached)"
         elif result.ok:
             (report.computed if computed else report.reused).append(i)
             out = atoms.copy()
             out.info = {k: v for k, v in atoms.info.items() if not str(k).startswith("REF_")}
             attach_result(out, result)
             out.info[INFO_KEY] = key
+            out.info.update(provenance_info(result))
             labelled.append(out)
             status = "ok" + ("" if computed else " (reused)")
+            if results_dir is not None:
+                record = {"status": "ok", "key": key, "index": i,
+                          "info": {k: v for k, v in out.info.items()
+                                   if not str(k).startswith("REF_")},
+                          "result": result.to_json()}
+                write_json_atomic(Path(results_dir) / f"{key}.json", record)
         else:
-            # The program that ran last is the one that failed.
-            last = list(result.wall_s)[-1] if result.wall_s else None
-            report.failed.append(
-                LabelFailure(i, key, result.error or "unknown", result.logs.get(last or ""))
-            )
+            # The program that ran last is the one that failed (else: the Python error log).
+            if result.wall_s:
+                log_path = result.logs.get(list(result.wall_s)[-1])
+            else:
+                log_path = next(iter(result.logs.values()), None)
+            report.failed.append(LabelFailure(i, key, result.error or "unknown", log_path))
             status = f"FAILED: {result.error}"
         if log is not None:
             print(f"[{i + 1}/{len(frames)}] {key[:12]} {status}", file=log, flush=True)
-    with atomic_path(out_extxyz) as tmp:
-        write(tmp, labelled, format="extxyz")
-    write_json_atomic(workdir / "summary.json", report.to_json())
+        if computed:
+            save()
+    save()
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m ionraman.polarizability.reference.labels IN OUT WORKDIR [...]``."""
+def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
     defaults = QESettings()
+    g = p.add_argument_group("QE settings (physics: change the label key)")
+    g.add_argument("--ecutwfc", type=float, default=defaults.ecutwfc_ry,
+                   help="wavefunction cutoff, Ry (default %(default)s)")
+    g.add_argument("--ecutrho", type=float, default=None,
+                   help="density cutoff, Ry (default 4 x ecutwfc)")
+    g.add_argument("--kpts", type=int, nargs=3, default=list(defaults.kpts), metavar="N",
+                   help="Monkhorst-Pack mesh (default 2 2 2, shifted)")
+    g.add_argument("--unshifted", action="store_true", help="Γ-centred k-mesh")
+    g.add_argument("--conv-thr", type=float, default=defaults.conv_thr_ry,
+                   help="pw.x SCF threshold, Ry (default %(default)s)")
+    g.add_argument("--tr2-ph", type=float, default=defaults.tr2_ph,
+                   help="ph.x threshold (default %(default)s)")
+    e = p.add_argument_group("execution (does not change the labels)")
+    e.add_argument("--ranks", type=int, default=defaults.mpi_ranks,
+                   help="MPI ranks (default %(default)s)")
+    e.add_argument("--npool", type=int, default=defaults.npool,
+                   help="k-point pools, divides --ranks (default %(default)s)")
+    e.add_argument("--omp-threads", type=int, default=defaults.omp_threads,
+                   help="OpenMP/BLAS threads per rank (default %(default)s)")
+    e.add_argument("--timeout", type=float, default=None, help="s per executable (default none)")
+    e.add_argument("--indices", type=int, nargs="*", default=None,
+                   help="only these input structures (0-based)")
+    e.add_argument("--max-new", type=int, default=None,
+                   help="stop after computing this many structures")
+    e.add_argument("--retry-failed", action="store_true", help="re-run failed structures")
+    e.add_argument("--pseudo-cache", type=Path, default=None,
+                   help="cache of converted UPF files (default $IONRAMAN_CACHE/pseudo)")
+
+
+def _settings_from_args(args: argparse.Namespace) -> QESettings:
+    return QESettings(
+        ecutwfc_ry=args.ecutwfc, ecutrho_ry=args.ecutrho, kpts=tuple(args.kpts),
+        kpts_shifted=not args.unshifted, conv_thr_ry=args.conv_thr, tr2_ph=args.tr2_ph,
+        mpi_ranks=args.ranks, npool=args.npool, omp_threads=args.omp_threads,
+        timeout_s=args.timeout,
+    )
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit(143), so running codes are killed and locks released."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def label_main(argv: list[str] | None = None) -> int:
+    """``ionraman reference label SNAPSHOTS --code qe --out DIR [options]``.
+
+    Labels every structure of ``SNAPSHOTS`` (extxyz) with ε∞ and α = V(ε∞ − 1)/4π, resumably:
+    ``DIR/labelled.extxyz`` (successful ones, input order, ``REF_*`` info keys),
+    ``DIR/results/<key>.json`` (one per labelled structure), ``DIR/summary.json``; raw code files
+    in ``--workdir`` (default ``DIR/work``). Finished structures are never recomputed; failed
+    ones are listed with their log and left out (``--retry-failed`` runs them again).
+
+    Returns
+    -------
+    int
+        0 when every selected structure is labelled, 1 when some failed, 3 when some are not
+        done yet (another process holds them, or ``--max-new`` stopped the job).
+
+    Raises
+    ------
+    InputError
+        Unreadable input, unknown ``--code``, bad settings, QE or pseudopotentials missing.
+    """
+    p = argparse.ArgumentParser(
+        prog="ionraman reference label",
+        description="Label structures with first-principles polarizabilities (resumable).",
+    )
+    p.add_argument("snapshots", type=Path, help="structures to label (extxyz)")
+    p.add_argument("--code", default="qe", help="reference code: qe (Quantum ESPRESSO DFPT)")
+    p.add_argument("--out", type=Path, required=True, help="output directory (small files)")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="per-structure run directories (raw outputs); default OUT/work")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_settings_arguments(p)
+    args = p.parse_args(argv)
+    if args.code.lower() not in CODES:
+        raise InputError(f"--code {args.code!r}: supported reference codes are {list(CODES)}")
+    settings = _settings_from_args(args)
+    out_dir = args.out
+    workdir = args.workdir if args.workdir is not None else out_dir / "work"
+    with _sigterm_as_exit():
+        report = label_structures(
+            args.snapshots, out_dir / OUTPUT_NAME, workdir, settings, indices=args.indices,
+            retry_failed=args.retry_failed, pseudo_cache=args.pseudo_cache,
+            log=None if args.quiet else sys.stdout, results_dir=out_dir / RESULTS_DIR,
+            max_new=args.max_new,
+        )
+    summary = report.to_json()
+    summary.update(
+        snapshots=str(args.snapshots), workdir=str(workdir), code=args.code,
+        settings=settings.to_dict(),
+        command="ionraman reference label " + " ".join(argv if argv is not None else sys.argv[1:]),
+    )
+    write_json_atomic(out_dir / "summary.json", summary)
+    print(f"labelled {report.n_labelled}/{report.n_structures} "
+          f"({len(report.computed)} computed now, {len(report.reused)} reused), "
+          f"{len(report.failed)} failed, {len(report.pending)} not done -> {out_dir / OUTPUT_NAME}")
+    for failure in report.failed:
+        print(f"  FAILED #{failure.index} {failure.key[:12]}: {failure.error}")
+    if report.failed:
+        return 1
+    return 3 if report.pending else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Older positional form ``IN OUT WORKDIR [options]`` (kept for scripts that call it).
+
+    Same options as :func:`label_main`; the output file and work directory are given directly.
+    """
     p = argparse.ArgumentParser(description="Label structures with QE DFPT polarizabilities.")
     p.add_argument("extxyz_in")
     p.add_argument("out_extxyz")
     p.add_argument("workdir")
-    p.add_argument("--ecutwfc", type=float, default=defaults.ecutwfc_ry, help="Ry")
-    p.add_argument("--kpts", type=int, nargs=3, default=list(defaults.kpts))
-    p.add_argument("--unshifted", action="store_true", help="Γ-centred k-mesh")
-    p.add_argument("--conv-thr", type=float, default=defaults.conv_thr_ry, help="Ry")
-    p.add_argument("--tr2-ph", type=float, default=defaults.tr2_ph)
-    p.add_argument("--ranks", type=int, default=defaults.mpi_ranks)
-    p.add_argument("--npool", type=int, default=defaults.npool)
-    p.add_argument("--timeout", type=float, default=None, help="s per executable")
-    p.add_argument("--indices", type=int, nargs="*", default=None)
-    p.add_argument("--retry-failed", action="store_true")
+    _add_settings_arguments(p)
     args = p.parse_args(argv)
-    settings = QESettings(
-        ecutwfc_ry=args.ecutwfc, kpts=tuple(args.kpts), kpts_shifted=not args.unshifted,
-        conv_thr_ry=args.conv_thr, tr2_ph=args.tr2_ph, mpi_ranks=args.ranks, npool=args.npool,
-        timeout_s=args.timeout,
-    )
-    report = label_structures(args.extxyz_in, args.out_extxyz, args.workdir, settings,
-                              indices=args.indices, retry_failed=args.retry_failed, log=sys.stdout)
+    with _sigterm_as_exit():
+        report = label_structures(
+            args.extxyz_in, args.out_extxyz, args.workdir, _settings_from_args(args),
+            indices=args.indices, retry_failed=args.retry_failed, pseudo_cache=args.pseudo_cache,
+            log=sys.stdout, max_new=args.max_new,
+        )
     print(json.dumps(report.to_json(), indent=1))
     return 0 if not report.failed else 1
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(label_main())

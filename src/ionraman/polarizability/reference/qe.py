@@ -18,10 +18,12 @@ only kind ``ph.x`` DFPT dielectric runs support without extra cost).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -186,6 +188,8 @@ class QEResult:
         ``{"pw": path, "ph": path}`` of the output files.
     wall_s : dict of str to float
         Wall time of each executable (s).
+    cpu_s : dict of str to float
+        CPU time (user + system) of each executable and all its MPI ranks together (s).
     metadata : dict
         Code and version, settings, pseudopotential files and hashes, provenance.
     """
@@ -197,6 +201,7 @@ class QEResult:
     error: str | None = None
     logs: dict[str, str] = field(default_factory=dict)
     wall_s: dict[str, float] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -278,6 +283,19 @@ def parse_qe_version(output: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _response_unconverged(output: str) -> bool:
+    """True if ph.x ended the electric-field loop with |ddv_scf|² still ≥ its threshold."""
+    if "End of electric fields calculation" not in output:
+        return False
+    threshold = re.search(rf"convergence threshold\s*=\s*({_FLOAT})", output)
+    last = re.findall(rf"\|ddv_scf\|\^2\s*=\s*({_FLOAT})", output.split(
+        "End of electric fields calculation")[0])
+    if threshold is None or not last:
+        return False
+    to_float = lambda x: float(x.replace("D", "E").replace("d", "e"))  # noqa: E731
+    return to_float(last[-1]) >= to_float(threshold.group(1))
+
+
 def output_problem(output: str, program: str) -> str | None:
     """Why a pw.x/ph.x output does not describe a clean, converged run; None if it does.
 
@@ -296,6 +314,9 @@ def output_problem(output: str, program: str) -> str | None:
         return "pw.x SCF convergence NOT achieved"
     if program == "ph" and re.search(r"No convergence has been achieved", output):
         return "ph.x DFPT response not converged"
+    if program == "ph" and _response_unconverged(output):
+        # ph.x 6.7 after niter_ph iterations: no tensor, yet "JOB DONE." (and STOP 1).
+        return "ph.x DFPT response not converged (niter_ph reached, no dielectric tensor)"
     if "JOB DONE." not in output:
         return f"{program}.x stopped before 'JOB DONE.'"
     if program == "pw" and "convergence has been achieved" not in output:
@@ -410,14 +431,26 @@ def command_line(settings: QESettings, program: str) -> list[str]:
     return [mpirun, "-np", str(settings.mpi_ranks), *extra, *argv]
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(
     argv: list[str], cwd: Path, stdin: Path, stdout: Path, settings: QESettings
-) -> tuple[int, float]:
-    """Run ``argv`` with stdin/stdout redirected; return (exit code, wall seconds). -9: timeout."""
+) -> tuple[int, float, float]:
+    """Run ``argv`` with stdin/stdout redirected.
+
+    Returns (exit code, wall seconds, CPU seconds of the process tree); exit code -9: timeout.
+    The CPU time is the growth of this process's ``RUSAGE_CHILDREN`` (mpirun waits for its ranks,
+    so their time is included); it is exact when nothing else is run from this process meanwhile.
+    If this process is interrupted (Ctrl-C, SIGTERM turned into an exception), the whole process
+    group of the code is killed before the exception propagates: no orphaned pw.x/ph.x ranks.
+    """
     env = dict(os.environ)
     threads = str(settings.omp_threads)
     env.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _children_cpu_s()
     with open(stdin) as fin, open(stdout, "w") as fout:
         # Own session so that a timeout kills mpirun and all its ranks together.
         proc = subprocess.Popen(argv, cwd=cwd, stdin=fin, stdout=fout, stderr=subprocess.STDOUT,
@@ -428,7 +461,12 @@ def _run(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             code = -9
-    return code, time.perf_counter() - start
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+    return code, time.perf_counter() - start, _children_cpu_s() - cpu0
 
 
 def run_epsilon(
@@ -475,6 +513,7 @@ def run_epsilon(
 
     logs = {"pw": str(workdir / "pw.out"), "ph": str(workdir / "ph.out")}
     wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     versions: dict[str, str | None] = {}
     metadata: dict[str, Any] = {
         "code": "Quantum ESPRESSO",
@@ -487,16 +526,18 @@ def run_epsilon(
         "formula": atoms.get_chemical_formula(),
         "volume_A3": volume,
         "provenance": provenance(parameters=settings.to_dict()),
+        "loadavg_start": list(os.getloadavg()),
     }
 
     def failed(message: str) -> QEResult:
         metadata["versions"] = versions
+        metadata["loadavg_end"] = list(os.getloadavg())
         return QEResult(False, None, None, volume, error=message, logs=logs, wall_s=wall,
-                        metadata=metadata)
+                        cpu_s=cpu, metadata=metadata)
 
     for program, stdin in (("pw", pw_in), ("ph", ph_in)):
         out = Path(logs[program])
-        code, wall[program] = _run(argv[program], workdir, stdin, out, settings)
+        code, wall[program], cpu[program] = _run(argv[program], workdir, stdin, out, settings)
         text = out.read_text(errors="replace") if out.exists() else ""
         versions[program] = parse_qe_version(text)
         if code == -9:
@@ -520,6 +561,7 @@ def run_epsilon(
         shutil.rmtree(workdir / "tmp", ignore_errors=True)
         shutil.rmtree(workdir / "_ph0", ignore_errors=True)
     metadata["versions"] = versions
+    metadata["loadavg_end"] = list(os.getloadavg())
     return QEResult(
         ok=True,
         epsilon_inf=epsilon,
@@ -527,6 +569,7 @@ def run_epsilon(
         volume_A3=volume,
         logs=logs,
         wall_s=wall,
+        cpu_s=cpu,
         metadata=metadata,
     )
 

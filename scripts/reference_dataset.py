@@ -1,0 +1,223 @@
+#!/usr/bin/env python
+"""Snapshots of Na3SbS4 to be labelled with first-principles polarizabilities (training + held out).
+
+Sources (every snapshot records its own in ``atoms.info``):
+
+* MLFF molecular dynamics (default force field, NVT, Bussi thermostat, 2 fs step) of the 16-atom
+  cells of t-Na3SbS4 and c-Na3SbS4 at 300, 600 and 900 K. Training trajectories (seed 1):
+  1 ps equilibration + 3 ps production; held-out trajectories (seed 101): 1 ps + 1 ps. Snapshots
+  every 0.25 ps of production (≥ 0.2 ps apart, i.e. decorrelated for the fast Raman-active modes;
+  the slow Na hopping is not sampled at these lengths and is not the point of the labels).
+* Distorted equilibrium cells: the built-in (experimental) structures rattled (Gaussian, σ given)
+  and strained (isotropic ±2 %, uniaxial c +2 %, shear ε_xy = 1 %), a few of them held out.
+
+The split is by trajectory (seed) and by distortion, never by frames of one trajectory, so the
+held-out snapshots are not correlated with training ones.
+
+Outputs (small; the MD stores stay under ``--md-dir``):
+
+* ``<out-dir>/snapshots_train.extxyz``, ``<out-dir>/snapshots_heldout.extxyz``. The training file is
+  ordered round-robin over the groups (phase × temperature, static distortions), so a partially
+  finished labelling job covers all groups evenly.
+
+Resumable: each MD run resumes from its checkpoint (``ionraman.md.run_md``), finished ones are
+skipped, and the extxyz files are rewritten from the stores after every trajectory. Run::
+
+    nohup .venv/bin/python scripts/reference_dataset.py > out/dft/md/dataset.log 2>&1 &
+
+``info`` keys of every snapshot: ``snapshot_id`` (unique string), ``source`` (``md``, ``rattle``,
+``strain``), ``phase`` (built-in structure name), ``split`` (``train``/``heldout``),
+``temperature_k`` (MD only; 0 for static), ``md_seed``, ``time_ps`` (production time), ``frame``,
+``force_field``, ``rattle_A``, ``strain`` (Voigt, static only), ``sb_s_max_A`` and ``sb_cn``
+(longest Sb–S bond and the number of S within 3.0 Å of each Sb: a defect check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import write
+
+ROOT = Path(__file__).resolve().parents[1]
+PHASES = ("t-Na3SbS4", "c-Na3SbS4")
+TEMPERATURES_K = (300, 600, 900)
+FORCE_FIELD = "sevenn-mf0-r2scan"
+TRAIN_SEED, HELDOUT_SEED = 1, 101
+TIMESTEP_FS, SAMPLE_FS = 2.0, 10.0
+EQUILIBRATION_PS = 1.0
+TRAIN_PS, HELDOUT_PS = 3.0, 1.0
+SNAPSHOT_EVERY_PS = 0.25
+SB_S_CUTOFF_A = 3.0
+
+# (name, split, rattle σ in Å, rattle seed, Voigt strain xx yy zz yz xz xy)
+STATIC = (
+    ("eq", "train", 0.0, 0, (0, 0, 0, 0, 0, 0)),
+    ("r0.03", "train", 0.03, 11, (0, 0, 0, 0, 0, 0)),
+    ("r0.06", "train", 0.06, 12, (0, 0, 0, 0, 0, 0)),
+    ("r0.10", "train", 0.10, 13, (0, 0, 0, 0, 0, 0)),
+    ("iso-2%", "train", 0.03, 14, (-0.02, -0.02, -0.02, 0, 0, 0)),
+    ("iso+2%", "train", 0.03, 15, (0.02, 0.02, 0.02, 0, 0, 0)),
+    ("c+2%", "train", 0.03, 16, (0, 0, 0.02, 0, 0, 0)),
+    ("shear-xy1%", "train", 0.03, 17, (0, 0, 0, 0, 0, 0.01)),
+    ("r0.05-ho", "heldout", 0.05, 21, (0, 0, 0, 0, 0, 0)),
+    ("iso+1%-ho", "heldout", 0.04, 22, (0.01, 0.01, 0.01, 0, 0, 0)),
+)
+
+
+def sb_s_check(atoms: Atoms) -> tuple[float, list[int]]:
+    """Longest of the 4 shortest Sb–S distances and the S count within 3.0 Å of each Sb."""
+    symbols = np.array(atoms.get_chemical_symbols())
+    sb, s = np.flatnonzero(symbols == "Sb"), np.flatnonzero(symbols == "S")
+    longest, cn = 0.0, []
+    for i in sb:
+        d = np.sort(atoms.get_distances(i, s, mic=True))
+        longest = max(longest, float(d[3]))
+        cn.append(int(np.sum(d < SB_S_CUTOFF_A)))
+    return longest, cn
+
+
+def _finish(atoms: Atoms, info: dict) -> Atoms:
+    out = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+    out.info.update(info)
+    out.info["sb_s_max_A"], out.info["sb_cn"] = sb_s_check(out)
+    return out
+
+
+def static_snapshots(phase: str) -> list[Atoms]:
+    from ionraman.structures import get_structure
+
+    frames = []
+    for name, split, sigma, seed, voigt in STATIC:
+        atoms = get_structure(phase)
+        xx, yy, zz, yz, xz, xy = voigt
+        strain = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]], dtype=float)
+        atoms.set_cell(atoms.cell.array @ (np.eye(3) + strain), scale_atoms=True)
+        if sigma > 0:
+            atoms.rattle(stdev=sigma, seed=seed)
+        frames.append(_finish(atoms, {
+            "snapshot_id": f"{phase}/static/{name}", "source": "strain" if any(voigt) else
+            "rattle", "phase": phase, "split": split, "temperature_k": 0.0, "md_seed": -1,
+            "time_ps": 0.0, "frame": -1, "force_field": "", "rattle_A": sigma,
+            "rattle_seed": seed, "strain": list(map(float, voigt)),
+        }))
+    return frames
+
+
+def md_jobs() -> list[dict]:
+    """All MD runs, t-Na3SbS4 at 600/900 K first (the convergence study needs them)."""
+    order = [("t-Na3SbS4", 600), ("t-Na3SbS4", 900), ("t-Na3SbS4", 300),
+             ("c-Na3SbS4", 300), ("c-Na3SbS4", 600), ("c-Na3SbS4", 900)]
+    jobs = [dict(phase=p, temperature_k=t, seed=TRAIN_SEED, time_ps=TRAIN_PS, split="train")
+            for p, t in order]
+    jobs += [dict(phase=p, temperature_k=t, seed=HELDOUT_SEED, time_ps=HELDOUT_PS,
+                  split="heldout") for p, t in order]
+    return jobs
+
+
+def store_path(md_dir: Path, job: dict) -> Path:
+    return md_dir / f"{job['phase']}_T{job['temperature_k']}_s{job['seed']}.h5"
+
+
+def md_snapshots(md_dir: Path, job: dict) -> list[Atoms]:
+    """Snapshots of a finished production run (every SNAPSHOT_EVERY_PS, first one excluded)."""
+    from ionraman.trajectory import open_trajectory
+
+    path = store_path(md_dir, job)
+    frames = []
+    with open_trajectory(path) as traj:
+        if traj.metadata.get("status") != "complete":
+            return []
+        stride = round(SNAPSHOT_EVERY_PS * 1000.0 / SAMPLE_FS)
+        t0 = float(traj.times_fs[0])
+        for k in range(stride, len(traj), stride):
+            atoms = traj.get_atoms(k)
+            time_ps = (float(traj.times_fs[k]) - t0) / 1000.0
+            frames.append(_finish(atoms, {
+                "snapshot_id": f"{job['phase']}/T{job['temperature_k']}/s{job['seed']}/f{k:05d}",
+                "source": "md", "phase": job["phase"], "split": job["split"],
+                "temperature_k": float(job["temperature_k"]), "md_seed": job["seed"],
+                "time_ps": round(time_ps, 4), "frame": k, "force_field": FORCE_FIELD,
+                "rattle_A": 0.0, "rattle_seed": -1, "strain": [0.0] * 6,
+                "md_store": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+            }))
+    return frames
+
+
+def round_robin(groups: list[list[Atoms]]) -> list[Atoms]:
+    out, depth = [], max((len(g) for g in groups), default=0)
+    for j in range(depth):
+        out += [g[j] for g in groups if j < len(g)]
+    return out
+
+
+def write_snapshots(out_dir: Path, md_dir: Path) -> dict[str, int]:
+    groups: dict[str, list[list[Atoms]]] = {"train": [], "heldout": []}
+    for job in md_jobs():
+        if store_path(md_dir, job).exists():
+            groups[job["split"]].append(md_snapshots(md_dir, job))
+    for phase in PHASES:
+        frames = static_snapshots(phase)
+        for split in groups:
+            groups[split].append([a for a in frames if a.info["split"] == split])
+    counts = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split, g in groups.items():
+        frames = round_robin(g)
+        path = out_dir / f"snapshots_{split}.extxyz"
+        tmp = path.with_suffix(".extxyz.tmp")
+        write(tmp, frames, format="extxyz")
+        tmp.replace(path)
+        counts[split] = len(frames)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--md-dir", type=Path, default=ROOT / "out" / "dft" / "md")
+    p.add_argument("--out-dir", type=Path, default=ROOT / "src" / "ionraman" / "data" / "reference")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the force field")
+    p.add_argument("--only-static", action="store_true", help="no MD: rewrite the files only")
+    args = p.parse_args(argv)
+    args.md_dir.mkdir(parents=True, exist_ok=True)
+    print("snapshots:", write_snapshots(args.out_dir, args.md_dir), flush=True)
+    if args.only_static:
+        return 0
+
+    from ionraman.errors import IonramanError
+    from ionraman.forcefields.registry import load_force_field
+    from ionraman.md import run_md
+    from ionraman.trajectory import open_trajectory
+
+    ff = None
+    failures = 0
+    for job in md_jobs():
+        out = store_path(args.md_dir, job)
+        if out.exists():
+            with open_trajectory(out) as traj:
+                if traj.metadata.get("status") == "complete":
+                    continue
+        if ff is None:
+            ff = load_force_field(FORCE_FIELD, threads=args.threads)
+        start, cpu0 = time.time(), time.process_time()
+        try:
+            run_md(job["phase"], temperature_k=job["temperature_k"], time_ps=job["time_ps"],
+                   equilibration_ps=EQUILIBRATION_PS, timestep_fs=TIMESTEP_FS,
+                   sample_every_fs=SAMPLE_FS, seed=job["seed"], force_field=ff, out=out,
+                   quiet=True, threads=args.threads)
+            status = "done"
+        except IonramanError as exc:  # a guard fired: report, keep going with the others
+            status = f"FAILED: {exc}"
+            failures += 1
+        print(f"{out.name}: {status} in {time.time() - start:.0f} s wall, "
+              f"{time.process_time() - cpu0:.0f} s CPU", flush=True)
+        print("snapshots:", write_snapshots(args.out_dir, args.md_dir), flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Table of the reference-polarizability dataset (what is labelled so far) for its README.
+
+Reads ``src/ionraman/data/reference/{train,heldout}/labelled.extxyz`` and the snapshot files,
+prints a Markdown table (per split, phase and source: snapshots, labelled, cell size, mean ε∞
+diagonal and its spread over snapshots, mean α) and rewrites the part of
+``src/ionraman/data/reference/README.md`` between ``<!-- summary:start -->`` and
+``<!-- summary:end -->``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from ase.io import read
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "src" / "ionraman" / "data" / "reference"
+START, END = "<!-- summary:start -->", "<!-- summary:end -->"
+
+
+def group_name(info: dict) -> tuple[str, str]:
+    if info.get("source") == "md":
+        return info["phase"], f"MD {info['temperature_k']:.0f} K"
+    return info.get("phase", "?"), "static (rattled/strained)"
+
+
+def table() -> str:
+    lines = ["| split | phase | source | atoms | snapshots | labelled | failed | "
+             "mean ε∞ (xx yy zz) | spread of ε∞ diag (std over snapshots, xx yy zz) | "
+             "mean α diag Å³ |", "|" + "---|" * 10]
+    settings = set()
+    for split in ("train", "heldout"):
+        snap_file = DATA / f"snapshots_{split}.extxyz"
+        if not snap_file.exists():
+            continue
+        snaps = read(snap_file, index=":")
+        lab_file = DATA / split / "labelled.extxyz"
+        labelled = read(lab_file, index=":") if lab_file.exists() else []
+        summary_file = DATA / split / "summary.json"
+        failed_ids = set()
+        if summary_file.exists():
+            summary = json.loads(summary_file.read_text())
+            failed_ids = {snaps[f["index"]].info.get("snapshot_id") for f in summary["failed"]
+                          if f["index"] < len(snaps)}
+        n_snap, n_atoms, n_failed = defaultdict(int), {}, defaultdict(int)
+        for a in snaps:
+            g = group_name(a.info)
+            n_snap[g] += 1
+            n_atoms[g] = len(a)
+            n_failed[g] += a.info.get("snapshot_id") in failed_ids
+        eps, alpha = defaultdict(list), defaultdict(list)
+        for a in labelled:
+            g = group_name(a.info)
+            eps[g].append(np.diag(np.asarray(a.info["REF_epsilon_inf"]).reshape(3, 3)))
+            alpha[g].append(np.diag(np.asarray(a.info["REF_polarizability"]).reshape(3, 3)))
+            settings.add(a.info.get("REF_settings", "?"))
+        for g in sorted(n_snap):
+            e = np.array(eps[g]) if eps[g] else None
+            fmt = lambda v: " ".join(f"{x:.3f}" for x in v)  # noqa: E731
+            lines.append(
+                f"| {split} | {g[0]} | {g[1]} | {n_atoms[g]} | {n_snap[g]} | {len(eps[g])} | "
+                f"{n_failed[g]} | {fmt(e.mean(0)) if e is not None else '–'} | "
+                f"{fmt(e.std(0, ddof=1)) if e is not None and len(e) > 1 else '–'} | "
+                f"{fmt(np.mean(alpha[g], axis=0)) if alpha[g] else '–'} |")
+    text = "\n".join(lines) + "\n"
+    if settings:
+        text += "\nSettings of the labels: " + "; ".join(f"`{s}`" for s in sorted(settings)) + "\n"
+    return text
+
+
+def main() -> int:
+    text = table()
+    print(text)
+    readme = DATA / "README.md"
+    if readme.exists():
+        content = readme.read_text()
+        if START in content and END in content:
+            head, rest = content.split(START, 1)
+            _, tail = rest.split(END, 1)
+            readme.write_text(f"{head}{START}\n{text}{END}{tail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
