@@ -28,6 +28,23 @@ def _echo(msg: str) -> None:
 
 
 @app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Screening configuration (TOML).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run directory (default: from the config).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Screening run: MD, polarizability, spectra, metrics, transport, ranking and HTML report."""
+    from ionraman.workflow import run as run_workflow
+
+    result = run_workflow(config, out, quiet=quiet)
+    _echo(result.summary_text())
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def spectrum(
     series: Annotated[
         Path, typer.Argument(help="α series: CSV/TXT (6 or 9 columns), .npy or .h5 store.")

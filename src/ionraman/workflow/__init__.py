@@ -1,1 +1,38 @@
-"""workflow."""
+"""The screening workflow: ``ionraman run CONFIG.toml`` / ``ionraman.run(config)``.
+
+For each candidate × temperature × seed: structure → MD (equilibration, production) → α(t) →
+spectra → low-frequency metrics, and MD → transport; per candidate × temperature the seeds are
+combined; per candidate an Arrhenius fit; across candidates the ranking, the correlation of the
+metric with log D and an optional calibration; then an HTML report.
+
+* :mod:`.config` — the TOML configuration (pydantic), one-line errors naming the field;
+* :mod:`.stages` — idempotent stages with files in between (inputs hashed, resumable);
+* :mod:`.orchestrate` — Dask (local cluster, scheduler address or Slurm), progress, results;
+* :mod:`.results` — the result tables and the ranking.
+
+>>> import ionraman.workflow as wf
+>>> result = wf.run("examples/na-thioantimonates.toml")        # doctest: +SKIP
+>>> print(result.summary_text())                                # doctest: +SKIP
+"""
+
+from ionraman.workflow.config import WorkflowConfig, load_config, prepare
+from ionraman.workflow.orchestrate import (
+    RunResult,
+    build_slurm_cluster,
+    make_client,
+    run,
+    slurm_job_script,
+)
+from ionraman.workflow.results import read_results
+
+__all__ = [
+    "RunResult",
+    "WorkflowConfig",
+    "build_slurm_cluster",
+    "load_config",
+    "make_client",
+    "prepare",
+    "read_results",
+    "run",
+    "slurm_job_script",
+]

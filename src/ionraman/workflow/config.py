@@ -1,0 +1,969 @@
+"""Configuration of a screening run: a TOML file validated by pydantic, one-line errors.
+
+A run is described by one TOML file (``examples/na-thioantimonates.toml`` is the embedded default)::
+
+    temperatures_K = [600, 800, 1000]
+    seeds = [0]
+    supercell = 1                      # repeat (int or [a, b, c]) or {min_atoms = 128}
+
+    [[candidates]]
+    structure = "t-Na3SbS4"            # built-in name or structure file (relative to this file)
+
+    [[candidates]]
+    name = "c-Na3SbS4+W"
+    structure = "c-Na3SbS4"
+    supercell = 2
+    dopant = { host = "Sb", element = "W", fraction = 0.125 }   # Na vacancies compensate
+
+    [md]
+    production = "1.5ps"
+    equilibration = "0.5ps"
+
+    [analysis]
+    window_cm1 = [0, 50]
+
+Sections: top level (candidates, temperatures, seeds, supercell), ``[md]`` (:class:`MDConfig`),
+``[polarizability]`` (:class:`PolarizabilityConfig`), ``[analysis]`` (:class:`AnalysisConfig`),
+``[ranking]``, ``[correlation]``, ``[calibration]``, ``[report]`` and ``[cluster]``
+(:class:`ClusterConfig`, with ``[cluster.slurm]``). Unknown keys are errors. Every error is one
+line naming the file and the field, e.g.
+``run.toml: md.timestep_fs: Input should be greater than 0 (got -1)``.
+
+:func:`load_config` validates the file; :func:`prepare` then builds every candidate's
+structures in memory, so an unknown candidate or a structure file that does not parse is
+reported before anything is written to the run directory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ionraman.errors import InputError
+
+__all__ = [
+    "AnalysisConfig",
+    "CalibrationConfig",
+    "CandidateConfig",
+    "ClusterConfig",
+    "CorrelationConfig",
+    "DopantConfig",
+    "MDConfig",
+    "MeasuredSpectrumConfig",
+    "PolarizabilityConfig",
+    "PreparedCandidate",
+    "RankingConfig",
+    "ReportConfig",
+    "SlurmConfig",
+    "SupercellConfig",
+    "VacancyConfig",
+    "WorkflowConfig",
+    "load_config",
+    "prepare",
+    "shipped_models_dir",
+]
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+()=-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _parse_ps(value: Any, what: str) -> float:
+    from ionraman.md.settings import parse_time_ps
+
+    try:
+        return parse_time_ps(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------------------------
+# candidates
+# ----------------------------------------------------------------------------------------------
+class SupercellConfig(_Strict):
+    """Supercell: explicit ``repeat`` or a size target (``min_atoms`` / ``min_length_A``).
+
+    In the TOML file: ``supercell = 2``, ``supercell = [2, 2, 1]`` or
+    ``supercell = { min_atoms = 128 }``. Random elements (dopants, vacancies) are drawn over the
+    whole supercell.
+    """
+
+    repeat: tuple[int, int, int] | None = None
+    min_atoms: int | None = Field(default=None, ge=1)
+    min_length_A: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, bool):
+            raise ValueError("expected a repeat (int or 3 ints) or {min_atoms|min_length_A = ...}")
+        if isinstance(data, int):
+            return {"repeat": (data, data, data)}
+        if isinstance(data, list | tuple):
+            return {"repeat": tuple(data)}
+        return data
+
+    @field_validator("repeat")
+    @classmethod
+    def _positive(cls, v: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        if v is not None and min(v) < 1:
+            raise ValueError(f"repeats must be >= 1, got {list(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SupercellConfig:
+        if self.repeat is not None and (self.min_atoms or self.min_length_A):
+            raise ValueError("give either a repeat or min_atoms/min_length_A, not both")
+        return self
+
+    def describe(self) -> str:
+        if self.repeat is not None:
+            return "x".join(str(r) for r in self.repeat)
+        parts = []
+        if self.min_length_A:
+            parts.append(f">= {self.min_length_A:g} A wide")
+        if self.min_atoms:
+            parts.append(f">= {self.min_atoms} atoms")
+        return ", ".join(parts) or "default"
+
+
+class DopantConfig(_Strict):
+    """Aliovalent substitution (:func:`ionraman.structures.substitute_dopant`)."""
+
+    host: str
+    element: str
+    fraction: float | None = Field(default=None, gt=0, le=1)
+    count: int | None = Field(default=None, ge=1)
+    charge_compensation: Literal["vacancy", "none"] = "vacancy"
+    compensating_species: str = "Na"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DopantConfig:
+        if (self.fraction is None) == (self.count is None):
+            raise ValueError("give exactly one of fraction or count")
+        return self
+
+
+class VacancyConfig(_Strict):
+    """Random vacancies (:func:`ionraman.structures.make_vacancies`)."""
+
+    species: str
+    count: int = Field(ge=1)
+
+
+class CandidateConfig(_Strict):
+    """One candidate material.
+
+    Attributes
+    ----------
+    structure
+        Built-in structure name (``ionraman structures``) or a structure file (CIF, POSCAR,
+        extxyz), relative to the config file.
+    name
+        Label used in tables, plots and directory names (default: the structure name or file
+        stem). Unique within a run.
+    supercell
+        Overrides the run's ``supercell``.
+    dopant, vacancies
+        Optional defects applied after the supercell (seeded by ``structure_seed``).
+    structure_seed
+        Seed of random orderings (dopants, vacancies, partial occupancies). Default: the MD seed,
+        so that each seed is an independent realisation of the disorder.
+    temperatures_K
+        Overrides the run's temperatures for this candidate.
+    force_field, polarizability_model
+        Override the ``[md]`` / ``[polarizability]`` choices for this candidate.
+    composition
+        Name of this candidate in the calibration CSV (default: ``name``).
+    """
+
+    structure: str
+    name: str | None = None
+    supercell: SupercellConfig | None = None
+    dopant: DopantConfig | None = None
+    vacancies: list[VacancyConfig] = Field(default_factory=list)
+    structure_seed: int | None = Field(default=None, ge=0)
+    temperatures_K: list[float] | None = None
+    force_field: str | None = None
+    polarizability_model: str | None = None
+    composition: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"structure": data}
+        if isinstance(data, Mapping) and isinstance(data.get("vacancies"), Mapping):
+            return {**data, "vacancies": [data["vacancies"]]}
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _safe(cls, v: str | None) -> str | None:
+        if v is not None and not _SAFE_NAME.match(v):
+            raise ValueError(
+                f"{v!r}: use letters, digits and . _ : + ( ) = - (no spaces or slashes)"
+            )
+        return v
+
+    @field_validator("temperatures_K")
+    @classmethod
+    def _temps(cls, v: list[float] | None) -> list[float] | None:
+        return None if v is None else _check_temperatures(v)
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        return Path(self.structure).stem if _looks_like_path(self.structure) else self.structure
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or Path(text).suffix.lower() in _STRUCTURE_SUFFIXES
+
+
+_STRUCTURE_SUFFIXES = {".cif", ".vasp", ".poscar", ".xyz", ".extxyz", ".json", ".traj", ".res"}
+
+
+def _check_temperatures(v: Sequence[float]) -> list[float]:
+    temps = [float(t) for t in v]
+    if not temps:
+        raise ValueError("give at least one temperature")
+    bad = [t for t in temps if not (math.isfinite(t) and t > 0)]
+    if bad:
+        raise ValueError(f"temperatures must be positive (K), got {bad}")
+    if len(set(temps)) != len(temps):
+        raise ValueError(f"temperatures must be unique, got {temps}")
+    return sorted(temps)
+
+
+# ----------------------------------------------------------------------------------------------
+# stages
+# ----------------------------------------------------------------------------------------------
+class MDConfig(_Strict):
+    """Molecular dynamics (:func:`ionraman.md.run_md`); times as ``"20ps"``, ``"500fs"`` or ps.
+
+    ``force_field = "auto"`` (default): a registered distilled student model (registry kind
+    ``"student"``) whose elements cover the candidate, else the universal
+    :data:`ionraman.forcefields.DEFAULT_FORCE_FIELD`. ``threads``: torch CPU threads per MD
+    task (the local cluster runs ``cores // threads`` workers).
+    """
+
+    force_field: str = "auto"
+    production: float = Field(default=10.0, gt=0, description="ps")
+    equilibration: float = Field(default=2.0, ge=0, description="ps")
+    timestep_fs: float = Field(default=2.0, gt=0, le=10)
+    sample_every_fs: float = Field(default=10.0, gt=0)
+    ensemble: Literal["nvt", "nve"] = "nvt"
+    thermostat: Literal["bussi", "nose-hoover"] = "bussi"
+    equilibration_ensemble: Literal["nvt", "npt", "npt-iso"] = "nvt"
+    thermostat_time_fs: float = Field(default=1000.0, gt=0)
+    checkpoint_every_steps: int = Field(default=500, ge=1)
+    threads: int = Field(default=1, ge=1)
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    force_field_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("production", "equilibration", mode="before")
+    @classmethod
+    def _time(cls, v: Any) -> float:
+        return _parse_ps(v, "time")
+
+    @model_validator(mode="after")
+    def _sampling(self) -> MDConfig:
+        ratio = self.sample_every_fs / self.timestep_fs
+        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            raise ValueError(
+                f"sample_every_fs ({self.sample_every_fs:g}) must be a multiple of timestep_fs "
+                f"({self.timestep_fs:g})"
+            )
+        frames = self.production * 1000.0 / self.sample_every_fs
+        if frames < 8:
+            raise ValueError(
+                f"production ({self.production:g} ps) gives {frames:.0f} frames every "
+                f"{self.sample_every_fs:g} fs; need at least 8"
+            )
+        return self
+
+
+class PolarizabilityConfig(_Strict):
+    """Polarizability model for α(t) along the trajectory.
+
+    ``model``: ``"auto"`` (default: the shipped model in ``ionraman/data/models`` that covers the
+    candidate's elements, if one ships), ``"none"`` (skip the Raman stages), or a model file:
+    a Cartesian tensor model (``.pt``, :class:`~ionraman.polarizability.models.
+    CartesianTensorModel`) or a bond-polarizability model (``.json``). Without a model the
+    spectrum and low-frequency stages are reported as ``skipped: no polarizability model``;
+    α is never invented.
+    """
+
+    model: str = "auto"
+    batch_frames: int = Field(default=256, ge=1)
+    dtype: Literal["float32", "float64"] = "float32"
+
+
+class AnalysisConfig(_Strict):
+    """Spectra, low-frequency metrics and transport settings.
+
+    Spectra: ``channel`` (``total``, ``isotropic``, ``anisotropic``, ``parallel``, ``crossed``),
+    ``variant`` of the metrics (``reduced`` χ'', ``stokes``, ``classical``),
+    ``resolution_cm1`` (default: a quarter of the run), ``quantum_correction``.
+    Metrics: the low-frequency ``window_cm1`` (ω1, ωc), ``reference_max_cm1`` (ωmax of the
+    fraction's denominator), optional ``band`` for a band ratio (``"SbS4"``, ``"PS4"``, or
+    ``[lo, hi]``), ``central_peak`` (Debye + oscillator fit of χ'' in
+    ``central_peak_window_cm1``). Transport: mobile ``species`` and its ``charge``, the MSD fit
+    window as fractions of the run.
+    """
+
+    species: str = "Na"
+    charge: float = 1.0
+    channel: str = "total"
+    variant: Literal["reduced", "stokes", "classical"] = "reduced"
+    window_cm1: tuple[float, float] = (0.0, 50.0)
+    reference_max_cm1: float = Field(default=800.0, gt=0)
+    band: str | tuple[float, float] | None = None
+    resolution_cm1: float | None = Field(default=None, gt=0)
+    quantum_correction: Literal["none", "harmonic", "bose"] = "harmonic"
+    central_peak: bool = True
+    central_peak_window_cm1: tuple[float, float] = (0.0, 150.0)
+    fit_start_fraction: float = Field(default=0.1, ge=0, lt=1)
+    fit_end_fraction: float = Field(default=0.5, gt=0, le=1)
+
+    @field_validator("window_cm1", "central_peak_window_cm1")
+    @classmethod
+    def _window(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = float(v[0]), float(v[1])
+        if not (0 <= lo < hi):
+            raise ValueError(f"expected [lo, hi] with 0 <= lo < hi (cm^-1), got {[lo, hi]}")
+        return (lo, hi)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AnalysisConfig:
+        if self.window_cm1[1] >= self.reference_max_cm1:
+            raise ValueError(
+                f"window_cm1 upper edge ({self.window_cm1[1]:g}) must lie below "
+                f"reference_max_cm1 ({self.reference_max_cm1:g})"
+            )
+        if self.fit_start_fraction >= self.fit_end_fraction:
+            raise ValueError("fit_start_fraction must be below fit_end_fraction")
+        return self
+
+
+METRICS = ("lowfreq_fraction", "band_ratio")
+"""Low-frequency metrics the workflow computes (the band ratio needs ``analysis.band``)."""
+
+
+class RankingConfig(_Strict):
+    """Candidate ranking.
+
+    ``by``: ``"auto"`` (the low-frequency metric when every candidate has one, else the tracer
+    D), ``"lowfreq_fraction"``, ``"band_ratio"``, ``"D"`` or ``"sigma"`` (higher ranks first),
+    or ``"Ea"`` (lower first). ``temperature_K``: temperature of the comparison (default the
+    lowest temperature common to all candidates).
+    """
+
+    by: Literal["auto", "lowfreq_fraction", "band_ratio", "D", "sigma", "Ea"] = "auto"
+    temperature_K: float | None = Field(default=None, gt=0)
+
+
+class CorrelationConfig(_Strict):
+    """Correlation of the low-frequency metric with log10 D (Spearman, Pearson, bootstrap CI)."""
+
+    metric: Literal["lowfreq_fraction", "band_ratio"] = "lowfreq_fraction"
+    n_bootstrap: int = Field(default=2000, ge=100)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    seed: int = 0
+
+
+class CalibrationConfig(_Strict):
+    """Calibration against measured transport (optional).
+
+    ``data``: CSV with columns ``composition``, ``T`` (K), ``value``, ``unit`` (``S/cm``,
+    ``mS/cm``, ``S/m`` for conductivities; ``cm2/s``, ``m2/s`` for diffusivities). Rows are
+    matched to candidates by their ``composition`` (default: the candidate name).
+    A measurement counts as *fast* when it reaches ``fast_sigma_S_cm`` (conductivities) or
+    ``fast_D_cm2_s`` (diffusivities). A logistic fit of fast/slow on the metric gives the
+    threshold (probability 1/2) and ROC AUC; candidates above the threshold are flagged fast.
+    """
+
+    data: str | None = None
+    metric: Literal["lowfreq_fraction", "band_ratio", "log10_D"] = "lowfreq_fraction"
+    fast_sigma_S_cm: float = Field(default=1e-4, gt=0)
+    fast_D_cm2_s: float = Field(default=1e-8, gt=0)
+
+
+class MeasuredSpectrumConfig(_Strict):
+    """A measured Raman spectrum file overlaid on a candidate's simulated spectra in the report.
+
+    ``column`` selects one spectrum of a multi-spectrum file (default: all, e.g. a temperature
+    series); ``temperature_K`` is the sample temperature when the file does not give it.
+    """
+
+    candidate: str
+    path: str
+    column: str | None = None
+    temperature_K: float | None = Field(default=None, gt=0)
+    laser_nm: float | None = Field(default=None, gt=0)
+
+
+class ReportConfig(_Strict):
+    """HTML report (``report/report.html`` plus PNGs)."""
+
+    enabled: bool = True
+    title: str | None = None
+    max_wavenumber_cm1: float | None = Field(default=None, gt=0)
+    measured_spectra: list[MeasuredSpectrumConfig] = Field(default_factory=list)
+
+
+class SlurmConfig(_Strict):
+    """Slurm cluster through dask-jobqueue (``SLURMCluster``): one Slurm job runs
+    ``processes`` Dask workers, each with ``cores // processes`` cores.
+
+    ``jobs``: jobs started at once (``maximum_jobs`` > ``jobs`` lets the cluster adapt).
+    ``job_extra_directives``: further ``#SBATCH`` lines (e.g. ``"--constraint=cpu"``);
+    ``job_script_prologue``: shell lines run before the worker (module loads, venv activate).
+    """
+
+    queue: str | None = None
+    account: str | None = None
+    cores: int = Field(default=16, ge=1)
+    processes: int = Field(default=4, ge=1)
+    memory: str = "32GB"
+    walltime: str = "04:00:00"
+    jobs: int = Field(default=1, ge=1)
+    maximum_jobs: int | None = Field(default=None, ge=1)
+    job_name: str = "ionraman"
+    job_extra_directives: list[str] = Field(default_factory=list)
+    job_script_prologue: list[str] = Field(default_factory=list)
+    local_directory: str | None = None
+    log_directory: str | None = None
+    python: str | None = None
+    interface: str | None = None
+
+    @field_validator("walltime")
+    @classmethod
+    def _walltime(cls, v: str) -> str:
+        if not re.match(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$", v):
+            raise ValueError(f"{v!r}: expected HH:MM:SS or D-HH:MM:SS")
+        return v
+
+    @model_validator(mode="after")
+    def _fits(self) -> SlurmConfig:
+        if self.processes > self.cores:
+            raise ValueError(f"processes ({self.processes}) must not exceed cores ({self.cores})")
+        return self
+
+
+class ClusterConfig(_Strict):
+    """Where the tasks run.
+
+    ``kind``: ``"local"`` (default; a Dask ``LocalCluster`` of ``n_workers`` processes, default
+    ``cores // md.threads``, each running one task at a time), ``"address"`` (an existing
+    scheduler at ``address``), or ``"slurm"`` (``[cluster.slurm]``). ``processes = false`` runs
+    local workers as threads of this process. ``retries``: how often a task whose worker died
+    (killed, out of memory, node lost) is started again (``distributed.scheduler.
+    allowed-failures``); the MD stage resumes from its checkpoint. With ``kind = "address"``
+    the scheduler's own ``allowed-failures`` setting applies (it was started elsewhere).
+    ``dashboard = true`` serves the Dask dashboard on port 8787 (needs ``bokeh``).
+    """
+
+    kind: Literal["local", "address", "slurm"] = "local"
+    n_workers: int | None = Field(default=None, ge=1)
+    processes: bool = True
+    memory_limit: str | None = None
+    address: str | None = None
+    retries: int = Field(default=3, ge=0)
+    dashboard: bool = False
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
+
+    @model_validator(mode="after")
+    def _address(self) -> ClusterConfig:
+        if self.kind == "address" and not self.address:
+            raise ValueError("kind = 'address' needs address = 'tcp://host:port'")
+        return self
+
+
+class WorkflowConfig(_Strict):
+    """The whole run (see the module docstring for the file layout).
+
+    ``base_dir`` (set by :func:`load_config`) is the folder relative paths are resolved against;
+    ``out`` is the run directory (default ``out/<config stem>`` beside the working directory;
+    ``ionraman run --out`` overrides it).
+    """
+
+    candidates: list[CandidateConfig] = Field(min_length=1)
+    temperatures_K: list[float]
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    supercell: SupercellConfig | None = None
+    name: str | None = None
+    out: str | None = None
+    md: MDConfig = Field(default_factory=MDConfig)
+    polarizability: PolarizabilityConfig = Field(default_factory=PolarizabilityConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    ranking: RankingConfig = Field(default_factory=RankingConfig)
+    correlation: CorrelationConfig = Field(default_factory=CorrelationConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    base_dir: str = "."
+
+    @field_validator("temperatures_K")
+    @classmethod
+    def _temps(cls, v: list[float]) -> list[float]:
+        return _check_temperatures(v)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("give at least one seed")
+        if any(s < 0 for s in v) or len(set(v)) != len(v):
+            raise ValueError(f"seeds must be unique non-negative integers, got {v}")
+        return list(v)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> WorkflowConfig:
+        labels = [c.label for c in self.candidates]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(
+                f"candidate names must be unique; {', '.join(dup)} appear(s) twice (set name=)"
+            )
+        slugs = [slug(x) for x in labels]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError("candidate names must stay unique once ':' becomes '_'")
+        names = set(labels)
+        for k, m in enumerate(self.report.measured_spectra):
+            if m.candidate not in names:
+                raise ValueError(
+                    f"report.measured_spectra[{k}].candidate {m.candidate!r} is not a candidate "
+                    f"({', '.join(labels)})"
+                )
+        sl = self.cluster.slurm
+        if self.cluster.kind == "slurm" and sl.cores < sl.processes * self.md.threads:
+            raise ValueError(
+                f"cluster.slurm: {sl.processes} worker processes x md.threads = {self.md.threads} "
+                f"need {sl.processes * self.md.threads} cores per job, cores = {sl.cores}"
+            )
+        if self.analysis.band is None and (
+            self.ranking.by == "band_ratio"
+            or self.correlation.metric == "band_ratio"
+            or self.calibration.metric == "band_ratio"
+        ):
+            raise ValueError("the band_ratio metric needs analysis.band (e.g. band = 'SbS4')")
+        return self
+
+    # ------------------------------------------------------------------------------------------
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def temperatures_for(self, cand: CandidateConfig) -> list[float]:
+        return cand.temperatures_K or list(self.temperatures_K)
+
+    def run_name(self) -> str:
+        return self.name or "ionraman-run"
+
+
+def slug(name: str) -> str:
+    """Directory name of a candidate label (``:`` → ``_``)."""
+    return name.replace(":", "_")
+
+
+def temperature_dir(t: float) -> str:
+    return f"{t:g}K"
+
+
+# ----------------------------------------------------------------------------------------------
+# loading and error messages
+# ----------------------------------------------------------------------------------------------
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("str", "int", "float", "list[...]", "dict[str,any]", "SupercellConfig"):
+            continue  # union branch names pydantic adds to locations
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _one_line(exc: ValidationError, source: str) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    where = _loc(tuple(first.get("loc", ())))
+    got = ""
+    if first.get("type") not in ("missing", "extra_forbidden") and "input" in first:
+        val = first["input"]
+        if not isinstance(val, dict | list) and f"{val!r}" not in msg and str(val) not in msg:
+            text = repr(val)
+            got = f" (got {text[:60]})"
+    more = (
+        f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+        if (len(errors) > 1)
+        else ""
+    )
+    return f"{source}: {where}: {msg}{got}{more}".replace("\n", " ")
+
+
+def load_config(
+    source: str | os.PathLike[str] | Mapping[str, Any] | WorkflowConfig,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+) -> WorkflowConfig:
+    """Read and validate a configuration.
+
+    Parameters
+    ----------
+    source
+        TOML file, a dict with the same content, or an already validated
+        :class:`WorkflowConfig` (returned as is).
+    base_dir
+        Folder relative paths are resolved against (default: the TOML file's folder, or the
+        working directory for a dict).
+
+    Raises
+    ------
+    InputError
+        Missing/unreadable file, invalid TOML, or a validation error (one line naming the
+        field).
+    """
+    if isinstance(source, WorkflowConfig):
+        return source
+    if isinstance(source, Mapping):
+        data = dict(source)
+        where = "config"
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.is_file():
+            raise InputError(f"{path}: config file not found")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"{path}: invalid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not a UTF-8 text file") from None
+        base = Path(base_dir) if base_dir is not None else path.resolve().parent
+        data.setdefault("name", path.stem)
+    if "base_dir" in data:
+        raise InputError(f"{where}: base_dir: set by the loader, not in the file")
+    data["base_dir"] = str(base)
+    try:
+        return WorkflowConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_one_line(exc, where)) from None
+
+
+# ----------------------------------------------------------------------------------------------
+# preparation: structures, force fields and polarizability models, before anything is written
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class PreparedCandidate:
+    """A candidate with everything resolved.
+
+    Attributes
+    ----------
+    index, config, label, dirname
+        Position in the config, its settings, the label and the directory name.
+    structure_source
+        ``"builtin:<name>"`` or the absolute file path.
+    temperatures_K, seeds
+        Temperatures and seeds of its tasks.
+    elements, n_atoms
+        Elements and atom count of the seed-0 structure.
+    force_field
+        Resolved force-field name; ``force_field_note`` says why.
+    polarizability_model
+        Absolute model file, or None; ``polarizability_note`` says why.
+    structures
+        seed → ase.Atoms (the MD start structure of that seed).
+    """
+
+    index: int
+    config: CandidateConfig
+    label: str
+    dirname: str
+    structure_source: str
+    temperatures_K: list[float]
+    seeds: list[int]
+    elements: list[str]
+    n_atoms: int
+    force_field: str
+    force_field_note: str
+    polarizability_model: str | None
+    polarizability_note: str
+    structures: dict[int, Any] = field(default_factory=dict)
+
+
+def shipped_models_dir() -> Path:
+    """``ionraman/data/models``: where shipped polarizability models live (may not exist)."""
+    from importlib import resources
+
+    return Path(str(resources.files("ionraman").joinpath("data", "models")))
+
+
+def _model_species(path: Path) -> set[str] | None:
+    """Species a polarizability model file covers (None: cannot tell without loading it)."""
+    import json
+
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        atoms = data.get("atom_params") if isinstance(data, dict) else None
+        return set(atoms) if isinstance(atoms, dict) else None
+    if path.suffix == ".pt":
+        try:
+            from ionraman.polarizability.models import CartesianTensorModel
+
+            return set(CartesianTensorModel.load(path).species)
+        except Exception:
+            return None
+    return None
+
+
+def _shipped_model(elements: set[str]) -> Path | None:
+    root = shipped_models_dir()
+    if not root.is_dir():
+        return None
+    files = sorted(root.glob("*.pt")) + sorted(
+        p for p in root.glob("*.json") if not p.name.endswith(".fit.json")
+    )
+    for p in files:
+        species = _model_species(p)
+        if species is not None and elements <= species:
+            return p
+    return None
+
+
+def resolve_polarizability(cfg: WorkflowConfig, cand: CandidateConfig, elements: set[str], where):
+    """(model path or None, note) for a candidate; InputError for a missing model file."""
+    choice = cand.polarizability_model or cfg.polarizability.model
+    field_name = (
+        f"candidates[{where}].polarizability_model"
+        if cand.polarizability_model
+        else "polarizability.model"
+    )
+    if choice == "none":
+        return None, "skipped: no polarizability model (model = 'none')"
+    if choice == "auto":
+        shipped = _shipped_model(elements)
+        if shipped is None:
+            return None, (
+                "skipped: no polarizability model (none ships for "
+                f"{'-'.join(sorted(elements))}; set polarizability.model to a .pt or .json file)"
+            )
+        return str(shipped), f"shipped model {shipped.name}"
+    path = cfg.resolve(choice)
+    if path.suffix not in (".pt", ".json"):
+        raise InputError(
+            f"{field_name}: {choice!r}: expected 'auto', 'none', a .pt (Cartesian tensor) or a "
+            ".json (bond) model file"
+        )
+    if not path.is_file():
+        raise InputError(f"{field_name}: model file {str(path)!r} not found")
+    species = _model_species(path)
+    if species is None:
+        raise InputError(f"{field_name}: {str(path)!r} is not a readable polarizability model")
+    missing = elements - species
+    if missing:
+        return None, (
+            f"skipped: no polarizability model for {', '.join(sorted(missing))} "
+            f"({path.name} covers {', '.join(sorted(species))})"
+        )
+    return str(path.resolve()), f"model file {path.name}"
+
+
+def resolve_force_field(choice: str, elements: set[str]) -> tuple[str, str]:
+    """(registry name, note): ``auto`` → a student covering ``elements``, else the universal."""
+    from ionraman.forcefields import DEFAULT_FORCE_FIELD, get_force_field, list_force_fields
+
+    if choice != "auto":
+        return choice, "as configured"
+    for name in list_force_fields():
+        spec = get_force_field(name)
+        if spec.kind == "student" and spec.elements is not None and elements <= set(spec.elements):
+            return name, f"distilled student model for {'-'.join(sorted(elements))}"
+    return DEFAULT_FORCE_FIELD, "universal model (no distilled student covers these elements)"
+
+
+def _check_force_field(name: str, elements: set[str], field_name: str) -> None:
+    """Unknown names and uncovered elements are config errors (nothing is loaded here)."""
+    from ionraman.forcefields import check_elements, get_force_field, list_force_fields
+
+    if name in list_force_fields():
+        try:
+            check_elements(get_force_field(name), elements)
+        except InputError as exc:
+            raise InputError(f"{field_name}: {exc}") from None
+        return
+    if ":" not in name:
+        from ionraman.forcefields.registry import _unknown_message
+
+        raise InputError(f"{field_name}: {_unknown_message(name)}")
+
+
+def _conventional_cell(name: str):
+    from ionraman.structures import get_structure, structure_entry
+
+    try:
+        return get_structure(name, supercell=1)
+    except InputError:
+        try:
+            base = structure_entry(name).get("base") or name.split(":")[0]
+        except (InputError, KeyError):
+            base = name.split(":")[0]
+        return get_structure(base, supercell=1)
+
+
+def build_structure(cfg: WorkflowConfig, cand: CandidateConfig, seed: int, where: int | str = "?"):
+    """The MD start structure of ``cand`` for MD seed ``seed`` (InputError names the field)."""
+    from ionraman.structures import (
+        get_structure,
+        make_vacancies,
+        read_structure,
+        substitute_dopant,
+        supercell_repeat,
+        validate_structure,
+    )
+    from ionraman.structures.library import _is_builtin
+
+    prefix = f"candidates[{where}]"
+    sseed = cand.structure_seed if cand.structure_seed is not None else seed
+    sc = cand.supercell or cfg.supercell
+    builtin = _is_builtin(cand.structure)
+    path = None if builtin else cfg.resolve(cand.structure)
+    if not builtin and not path.is_file():
+        from ionraman.structures import structure_names
+
+        raise InputError(
+            f"{prefix}.structure: {cand.structure!r} is neither a built-in structure "
+            f"({', '.join(structure_names())}) nor an existing file"
+        )
+    try:
+        repeat = None
+        if sc is not None and sc.repeat is not None:
+            repeat = sc.repeat
+        elif sc is not None:
+            base = (
+                _conventional_cell(cand.structure) if builtin else read_structure(path, seed=sseed)
+            )
+            repeat = supercell_repeat(base, min_length_A=sc.min_length_A, min_atoms=sc.min_atoms)
+        if builtin:
+            atoms = get_structure(cand.structure, supercell=repeat, seed=sseed)
+        else:
+            atoms = read_structure(path, seed=sseed, supercell=repeat)
+    except InputError as exc:
+        raise InputError(f"{prefix}.structure: {exc}") from None
+    try:
+        if cand.dopant is not None:
+            d = cand.dopant
+            atoms = substitute_dopant(
+                atoms,
+                d.host,
+                d.element,
+                fraction=d.fraction,
+                count=d.count,
+                charge_compensation=d.charge_compensation,
+                compensating_species=d.compensating_species,
+                seed=sseed,
+            )
+        for k, v in enumerate(cand.vacancies):
+            atoms = make_vacancies(atoms, v.species, v.count, seed=sseed + 7919 * (k + 1))
+        validate_structure(atoms, source=cand.label)
+    except InputError as exc:
+        raise InputError(f"{prefix}.dopant/vacancies: {exc}") from None
+    atoms.info["candidate"] = cand.label
+    atoms.info["structure_seed"] = int(sseed)
+    return atoms
+
+
+def prepare(cfg: WorkflowConfig) -> list[PreparedCandidate]:
+    """Resolve every candidate: structures (all seeds), force field, polarizability model.
+
+    Runs before anything is written, so config mistakes surface as one-line
+    :class:`InputError` s and leave the run directory untouched.
+    """
+    out = []
+    for k, cand in enumerate(cfg.candidates):
+        structures = {s: build_structure(cfg, cand, s, k) for s in cfg.seeds}
+        first = structures[cfg.seeds[0]]
+        elements = set(first.get_chemical_symbols())
+        for s, at in structures.items():
+            elements |= set(at.get_chemical_symbols())
+            if cfg.analysis.species not in at.get_chemical_symbols():
+                raise InputError(
+                    f"candidates[{k}]: {cand.label} (seed {s}) has no {cfg.analysis.species} "
+                    "atoms (analysis.species)"
+                )
+        ff_choice = cand.force_field or cfg.md.force_field
+        ff_field = f"candidates[{k}].force_field" if cand.force_field else "md.force_field"
+        ff, ff_note = resolve_force_field(ff_choice, elements)
+        _check_force_field(ff, elements, ff_field)
+        model, model_note = resolve_polarizability(cfg, cand, elements, k)
+        from ionraman.structures.library import _is_builtin
+
+        source = (
+            f"builtin:{cand.structure}"
+            if _is_builtin(cand.structure)
+            else str(cfg.resolve(cand.structure).resolve())
+        )
+        out.append(
+            PreparedCandidate(
+                index=k,
+                config=cand,
+                label=cand.label,
+                dirname=slug(cand.label),
+                structure_source=source,
+                temperatures_K=cfg.temperatures_for(cand),
+                seeds=list(cfg.seeds),
+                elements=sorted(elements),
+                n_atoms=len(first),
+                force_field=ff,
+                force_field_note=ff_note,
+                polarizability_model=model,
+                polarizability_note=model_note,
+                structures=structures,
+            )
+        )
+    _check_measured(cfg)
+    return out
+
+
+def _check_measured(cfg: WorkflowConfig) -> None:
+    for k, m in enumerate(cfg.report.measured_spectra):
+        p = cfg.resolve(m.path)
+        if not p.is_file():
+            raise InputError(f"report.measured_spectra[{k}].path: file {str(p)!r} not found")
+    if cfg.calibration.data is not None:
+        p = cfg.resolve(cfg.calibration.data)
+        if not p.is_file():
+            raise InputError(f"calibration.data: file {str(p)!r} not found")
+        from ionraman.screening.calibration import read_measurements
+
+        try:
+            read_measurements(p)
+        except InputError as exc:
+            raise InputError(f"calibration.data: {exc}") from None

@@ -1,0 +1,354 @@
+"""Result tables of a screening run: per seed, per candidate × temperature, per candidate.
+
+Written to ``<run>/results/`` (parquet and CSV, same content):
+
+* ``results`` — one row per candidate × temperature (the tidy table): D* ± uncertainty, σ,
+  D_σ, Haven ratio, E_a (repeated per candidate), mechanism descriptors, the low-frequency
+  metrics ± uncertainty over seeds, the spectrum status, and the model provenance (force field
+  and polarizability model with their SHA-256);
+* ``candidates`` — one row per candidate with the ranking;
+* ``runs`` — one row per candidate × temperature × seed;
+* ``correlation.json`` — Spearman/Pearson of the metric with log10 D (bootstrap CIs);
+* ``calibration.json`` — the fast/slow threshold when measured data are given;
+* ``summary.json`` — settings, counts, failed tasks.
+
+Units are in the column names (``_cm2_s``, ``_S_cm``, ``_eV``, ``_K``, ``_ps``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ionraman._io import atomic_path, write_json_atomic
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "build_tables",
+    "rank_candidates",
+    "read_results",
+    "write_table",
+]
+
+RESULT_COLUMNS = [
+    "candidate",
+    "structure",
+    "composition",
+    "n_atoms",
+    "temperature_K",
+    "n_seeds",
+    "n_seeds_ok",
+    "D_cm2_s",
+    "D_std_cm2_s",
+    "D_std_seeds_cm2_s",
+    "log10_D",
+    "sigma_S_cm",
+    "sigma_std_S_cm",
+    "D_sigma_cm2_s",
+    "D_sigma_std_cm2_s",
+    "haven_ratio",
+    "haven_ratio_std",
+    "Ea_eV",
+    "Ea_std_eV",
+    "mechanism",
+    "fraction_in_flight",
+    "mean_residence_time_ps",
+    "hop_rate_per_ps_per_ion",
+    "alpha2_max",
+    "spectrum_status",
+    "lowfreq_fraction",
+    "lowfreq_fraction_err",
+    "lowfreq_fraction_std_seeds",
+    "lowfreq_fraction_pooled",
+    "band_ratio",
+    "band_ratio_err",
+    "band_ratio_pooled",
+    "central_peak_tau_ps",
+    "central_peak_tau_err_ps",
+    "window_lo_cm1",
+    "window_hi_cm1",
+    "metric_channel",
+    "metric_variant",
+    "production_ps",
+    "equilibration_ps",
+    "timestep_fs",
+    "force_field",
+    "force_field_sha256",
+    "polarizability_model",
+    "polarizability_model_sha256",
+    "ionraman_version",
+]
+
+
+def _f(v: Any) -> float:
+    """Float or NaN."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+def write_table(df: pd.DataFrame, stem: Path) -> list[str]:
+    """Write ``stem.parquet`` and ``stem.csv`` atomically; returns the file names."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(stem.with_suffix(".parquet")) as tmp:
+        df.to_parquet(tmp, index=False)
+    with atomic_path(stem.with_suffix(".csv")) as tmp:
+        df.to_csv(tmp, index=False)
+    return [stem.with_suffix(".parquet").name, stem.with_suffix(".csv").name]
+
+
+def read_results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """The tables of a finished run (``results``, ``candidates``, ``runs``) from parquet."""
+    base = Path(run_dir) / "results"
+    return {
+        name: pd.read_parquet(base / f"{name}.parquet")
+        for name in ("results", "candidates", "runs")
+        if (base / f"{name}.parquet").is_file()
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+def build_tables(
+    points: Sequence[dict[str, Any]],
+    arrhenius: dict[str, dict[str, Any]],
+    seed_rows: Sequence[dict[str, Any]],
+    candidates: Sequence[dict[str, Any]],
+    settings: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The candidate × temperature table and the per-seed table.
+
+    Parameters
+    ----------
+    points
+        Contents of the ``point.json`` files.
+    arrhenius
+        candidate → content of ``arrhenius.json``.
+    seed_rows
+        One dict per candidate × temperature × seed (transport and metric summaries).
+    candidates
+        Per candidate: ``candidate``, ``structure``, ``composition``, ``n_atoms``, ``n_seeds``,
+        ``force_field``, ``force_field_sha256``, ``polarizability_model``,
+        ``polarizability_model_sha256``.
+    settings
+        ``production_ps``, ``equilibration_ps``, ``timestep_fs``, ``window_cm1``, ``channel``,
+        ``variant``, ``ionraman_version``.
+    """
+    cinfo = {c["candidate"]: c for c in candidates}
+    rows = []
+    for p in points:
+        c = cinfo[p["candidate"]]
+        arr = arrhenius.get(p["candidate"], {}).get("D", {})
+        row = {
+            "candidate": p["candidate"],
+            "structure": c["structure"],
+            "composition": c["composition"],
+            "n_atoms": c["n_atoms"],
+            "temperature_K": float(p["temperature_K"]),
+            "n_seeds": c["n_seeds"],
+            "n_seeds_ok": p.get("n_seeds_transport", 0),
+            "D_cm2_s": _f(p.get("D_cm2_s")),
+            "D_std_cm2_s": _f(p.get("D_std_cm2_s")),
+            "D_std_seeds_cm2_s": _f(p.get("D_cm2_s_std_seeds")),
+            "sigma_S_cm": _f(p.get("sigma_S_cm")),
+            "sigma_std_S_cm": _f(p.get("sigma_std_S_cm")),
+            "D_sigma_cm2_s": _f(p.get("D_sigma_cm2_s")),
+            "D_sigma_std_cm2_s": _f(p.get("D_sigma_std_cm2_s")),
+            "haven_ratio": _f(p.get("haven_ratio")),
+            "haven_ratio_std": _f(p.get("haven_ratio_std")),
+            "Ea_eV": _f(arr.get("Ea_eV")) if arr.get("status") == "done" else math.nan,
+            "Ea_std_eV": _f(arr.get("Ea_std_eV")) if arr.get("status") == "done" else math.nan,
+            "mechanism": p.get("mechanism") or "",
+            "fraction_in_flight": _f(p.get("fraction_in_flight")),
+            "mean_residence_time_ps": _f(p.get("mean_residence_time_ps")),
+            "hop_rate_per_ps_per_ion": _f(p.get("hop_rate_per_ps_per_ion")),
+            "alpha2_max": _f(p.get("alpha2_max")),
+            "spectrum_status": p.get("spectrum_status", ""),
+            "lowfreq_fraction": _f(p.get("lowfreq_fraction")),
+            "lowfreq_fraction_err": _f(p.get("lowfreq_fraction_err")),
+            "lowfreq_fraction_std_seeds": _f(p.get("lowfreq_fraction_std_seeds")),
+            "lowfreq_fraction_pooled": _f(p.get("lowfreq_fraction_pooled")),
+            "band_ratio": _f(p.get("band_ratio")),
+            "band_ratio_err": _f(p.get("band_ratio_err")),
+            "band_ratio_pooled": _f(p.get("band_ratio_pooled")),
+            "central_peak_tau_ps": _f(p.get("central_peak_tau_ps")),
+            "central_peak_tau_err_ps": _f(p.get("central_peak_tau_err_ps")),
+            "window_lo_cm1": float(settings["window_cm1"][0]),
+            "window_hi_cm1": float(settings["window_cm1"][1]),
+            "metric_channel": settings["channel"],
+            "metric_variant": settings["variant"],
+            "production_ps": float(settings["production_ps"]),
+            "equilibration_ps": float(settings["equilibration_ps"]),
+            "timestep_fs": float(settings["timestep_fs"]),
+            "force_field": c["force_field"],
+            "force_field_sha256": c.get("force_field_sha256") or "",
+            "polarizability_model": c.get("polarizability_model") or "",
+            "polarizability_model_sha256": c.get("polarizability_model_sha256") or "",
+            "ionraman_version": settings["ionraman_version"],
+        }
+        d = row["D_cm2_s"]
+        row["log10_D"] = math.log10(d) if d > 0 else math.nan
+        rows.append(row)
+    results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    order = {c["candidate"]: k for k, c in enumerate(candidates)}
+    if not results.empty:
+        results = results.sort_values(
+            ["candidate", "temperature_K"],
+            key=lambda s: s.map(order) if s.name == "candidate" else s,
+        ).reset_index(drop=True)
+    runs = pd.DataFrame(list(seed_rows))
+    if not runs.empty:
+        runs = runs.sort_values(
+            ["candidate", "temperature_K", "seed"],
+            key=lambda s: s.map(order) if s.name == "candidate" else s,
+        ).reset_index(drop=True)
+    return results, runs
+
+
+def _reference_temperature(results: pd.DataFrame, requested: float | None) -> float | None:
+    if results.empty:
+        return None
+    if requested is not None:
+        return float(requested)
+    sets = [set(g["temperature_K"]) for _, g in results.groupby("candidate")]
+    common = set.intersection(*sets) if sets else set()
+    return float(min(common)) if common else float(results["temperature_K"].min())
+
+
+_HIGHER_FIRST = {
+    "lowfreq_fraction": True,
+    "band_ratio": True,
+    "D": True,
+    "sigma": True,
+    "Ea": False,
+}
+_COLUMN = {
+    "lowfreq_fraction": "lowfreq_fraction",
+    "band_ratio": "band_ratio",
+    "D": "D_cm2_s",
+    "sigma": "sigma_S_cm",
+    "Ea": "Ea_eV",
+}
+
+
+def rank_candidates(
+    results: pd.DataFrame,
+    arrhenius: dict[str, dict[str, Any]],
+    candidates: Sequence[dict[str, Any]],
+    *,
+    by: str = "auto",
+    temperature_k: float | None = None,
+    calibration: Any = None,
+    calibration_metric: str | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Candidate-level table with the ranking.
+
+    ``by="auto"`` ranks by the low-frequency fraction when every candidate has one at the
+    reference temperature, else by D*. Rank 1 is the most liquid-like / fastest (lowest E_a for
+    ``by="Ea"``); candidates without a value rank last (rank NaN).
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The table (sorted by rank) and ``{"ranked_by", "temperature_K", "note"}``.
+    """
+    t_ref = _reference_temperature(results, temperature_k)
+    rows = []
+    for c in candidates:
+        name = c["candidate"]
+        sub = results[results["candidate"] == name]
+        at = sub[np.isclose(sub["temperature_K"], t_ref)] if t_ref is not None else sub.iloc[:0]
+        r = at.iloc[0] if len(at) else None
+        arr = arrhenius.get(name, {})
+        d_fit = arr.get("D", {})
+        s_fit = arr.get("sigma", {})
+        row = {
+            "candidate": name,
+            "structure": c["structure"],
+            "n_atoms": c["n_atoms"],
+            "temperature_K": t_ref,
+            "lowfreq_fraction": _f(None if r is None else r["lowfreq_fraction"]),
+            "lowfreq_fraction_err": _f(None if r is None else r["lowfreq_fraction_err"]),
+            "band_ratio": _f(None if r is None else r["band_ratio"]),
+            "band_ratio_err": _f(None if r is None else r["band_ratio_err"]),
+            "D_cm2_s": _f(None if r is None else r["D_cm2_s"]),
+            "D_std_cm2_s": _f(None if r is None else r["D_std_cm2_s"]),
+            "sigma_S_cm": _f(None if r is None else r["sigma_S_cm"]),
+            "haven_ratio": _f(None if r is None else r["haven_ratio"]),
+            "mechanism": "" if r is None else r["mechanism"],
+            "Ea_eV": _f(d_fit.get("Ea_eV")) if d_fit.get("status") == "done" else math.nan,
+            "Ea_std_eV": _f(d_fit.get("Ea_std_eV")) if d_fit.get("status") == "done" else math.nan,
+            "D_300K_cm2_s": _f((d_fit.get("extrapolated") or {}).get("value"))
+            if d_fit.get("status") == "done"
+            else math.nan,
+            "sigma_300K_S_cm": _f((s_fit.get("extrapolated") or {}).get("value"))
+            if s_fit.get("status") == "done"
+            else math.nan,
+            "arrhenius_status": d_fit.get("status", "not run"),
+            "n_temperatures": len(sub),
+            "spectrum_status": "" if r is None else r["spectrum_status"],
+            "force_field": c["force_field"],
+        }
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    note = ""
+    ranked_by = by
+    if by == "auto":
+        # candidates without any result (all tasks failed) do not decide the metric
+        present = table[table["n_temperatures"] > 0]
+        has = bool(len(present)) and bool(present["lowfreq_fraction"].notna().all())
+        ranked_by = "lowfreq_fraction" if has else "D"
+        if not has:
+            note = (
+                "ranked by D* (tracer diffusion): no low-frequency metric for every candidate "
+                "(see spectrum_status)"
+            )
+    col = _COLUMN[ranked_by]
+    values = table[col].astype(float)
+    if ranked_by in ("lowfreq_fraction", "band_ratio"):
+        err = table[f"{ranked_by}_err"].astype(float)
+    elif ranked_by == "D":
+        err = table["D_std_cm2_s"].astype(float)
+    else:
+        err = pd.Series(np.nan, index=table.index)
+    table["ranked_by"] = ranked_by
+    table["rank_value"] = values
+    table["rank_value_err"] = err
+    key = values if _HIGHER_FIRST[ranked_by] else -values
+    order = key.rank(ascending=False, method="first")
+    table["rank"] = order.where(values.notna())
+    # calibration flags
+    if calibration is not None and getattr(calibration, "status", "") == "done":
+        mcol = calibration_metric or calibration.metric
+        flags, probs = [], []
+        for _, r in table.iterrows():
+            x = r["D_cm2_s"] if mcol == "log10_D" else r.get(mcol)
+            if mcol == "log10_D":
+                x = math.log10(x) if x and x > 0 else math.nan
+            fast, p = calibration.flag(_f(x))
+            flags.append("" if fast is None else ("fast" if fast else "slow"))
+            probs.append(_f(p))
+        table["calibrated_class"] = flags
+        table["p_fast"] = probs
+    else:
+        table["calibrated_class"] = ""
+        table["p_fast"] = math.nan
+    table = table.sort_values(["rank", "candidate"], na_position="last").reset_index(drop=True)
+    first = ["rank", "candidate", "ranked_by", "rank_value", "rank_value_err"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    return table, {"ranked_by": ranked_by, "temperature_K": t_ref, "note": note}
+
+
+def load_points(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    return [json.loads(Path(p).read_text()) for p in paths]
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    write_json_atomic(path, summary)

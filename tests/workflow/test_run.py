@@ -1,0 +1,166 @@
+"""End to end: a small screening run (test calculator, test-fixture α model) and what it leaves."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ionraman.workflow import read_results, run
+from ionraman.workflow.results import RESULT_COLUMNS
+from ionraman.workflow.stages import read_journal
+
+
+def _threads(text: str) -> str:
+    """The same config with thread workers (no process start-up for runs that reuse stages)."""
+    return text.replace("processes = true", "processes = false")
+
+
+def _events(run_dir, run_id=None):
+    events, _ = read_journal(run_dir)
+    if run_id is None:
+        return events
+    return [e for e in events if e.get("run_id") == run_id]
+
+
+def test_run_completes_with_tables_and_a_failed_task_reported(e2e):
+    run_dir, _, proc = e2e
+    # one candidate's force field breaks: exit code 1, the others complete
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout
+    assert "ranking by lowfreq_fraction at 1000 K" in out
+    assert "broken/1000K/seed0 md: SimulationError" in out
+    assert "task.log" in out and f"report: {run_dir}" in out
+    log = (run_dir / "tasks" / "broken" / "1000K" / "seed0" / "task.log").read_text()
+    assert "FAILED: SimulationError" in log and "Traceback" in log
+
+    tables = read_results(run_dir)
+    res = tables["results"]
+    assert list(res.columns) == RESULT_COLUMNS
+    # one row per candidate x temperature (the broken candidate keeps no row)
+    assert [tuple(x) for x in res[["candidate", "temperature_K"]].to_numpy()] == [
+        ("t-Na3SbS4", 700.0),
+        ("t-Na3SbS4", 1000.0),
+        ("cubic", 1000.0),
+    ]
+    csv = pd.read_csv(run_dir / "results" / "results.csv")
+    np.testing.assert_allclose(csv["D_cm2_s"], res["D_cm2_s"], rtol=1e-12)
+    assert (res["n_seeds_ok"] == 2).all()
+    for col in ("D_cm2_s", "D_std_cm2_s", "sigma_S_cm", "lowfreq_fraction", "band_ratio"):
+        assert np.isfinite(res[col]).all() and (res[col] > 0).all(), col
+    # uncertainty over the two seeds
+    assert np.isfinite(res["lowfreq_fraction_err"]).all()
+    assert np.isfinite(res["lowfreq_fraction_std_seeds"]).all()
+    assert (res["spectrum_status"] == "done").all()
+    assert res["polarizability_model"].eq("bond_test_fixture.json").all()
+    assert res["force_field_sha256"].str.len().eq(64).all()
+    assert np.isfinite(res.loc[res["candidate"] == "t-Na3SbS4", "Ea_eV"]).all()
+    assert set(res["mechanism"]) <= {"hopping", "localised", "liquid-like"}
+
+    runs = tables["runs"]
+    assert len(runs) == 8  # (2 + 1 + 1) temperatures x 2 seeds
+    assert set(runs.loc[runs["candidate"] == "broken", "md_status"]) == {"failed"}
+
+    cand = tables["candidates"]
+    assert list(cand["candidate"]) == ["t-Na3SbS4", "cubic", "broken"] or list(
+        cand["candidate"]
+    ) == ["cubic", "t-Na3SbS4", "broken"]
+    assert list(cand["rank"].iloc[:2]) == [1.0, 2.0] and np.isnan(cand["rank"].iloc[2])
+    assert (cand["ranked_by"] == "lowfreq_fraction").all()
+    values = cand["rank_value"].iloc[:2].to_numpy()
+    assert values[0] >= values[1]
+
+    corr = json.loads((run_dir / "results" / "correlation.json").read_text())
+    assert corr["n"] == 3 and corr["x_name"] == "lowfreq_fraction"
+    assert -1 <= corr["spearman_rho"] <= 1 and len(corr["spearman_ci"]) == 2
+    calib = json.loads((run_dir / "results" / "calibration.json").read_text())
+    assert calib["status"] == "done" and calib["n"] == 2 and calib["n_fast"] == 1
+    assert calib["unmatched"] == ["not-a-candidate"]
+    assert set(cand["calibrated_class"].iloc[:2]) == {"fast", "slow"}
+
+    status = json.loads((run_dir / "status.json").read_text())
+    assert not status["ok"]
+    failed = {(f["task"], f["stage"], f["status"]) for f in status["failed"]}
+    assert ("broken/1000K/seed0", "md", "failed") in failed
+    assert ("broken/1000K/seed1", "transport", "blocked") in failed
+    assert (run_dir / "report" / "report.html").is_file()
+
+
+def test_rerun_reuses_every_completed_stage(e2e, tmp_path):
+    run_dir, config, _ = e2e
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    before = read_results(copy)["results"]
+    threads = tmp_path / "threads.toml"
+    threads.write_text(_threads(config.read_text()))
+    result = run(threads, copy, quiet=True)
+    events = _events(copy, json.loads((copy / "status.json").read_text())["run_id"])
+    done = [(e["task"], e["stage"]) for e in events if e["event"] == "done"]
+    assert done == []  # nothing recomputed (the broken candidate fails again: not done)
+    kinds = Counter(e["event"] for e in events)
+    assert kinds["reused"] > 30 and kinds["failed"] == 2
+    pd.testing.assert_frame_equal(result.results, before)
+
+
+def test_changed_analysis_recomputes_only_what_depends_on_it(e2e, tmp_path):
+    run_dir, config, _ = e2e
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    text = _threads(config.read_text()).replace("window_cm1 = [0, 60]", "window_cm1 = [0, 40]")
+    changed = tmp_path / "changed.toml"
+    changed.write_text(text)
+    result = run(changed, copy, quiet=True)
+    events = _events(copy, json.loads((copy / "status.json").read_text())["run_id"])
+    done = Counter(e["stage"] for e in events if e["event"] == "done")
+    reused = Counter(e["stage"] for e in events if e["event"] == "reused")
+    assert done["md"] == 0 and reused["md"] == 6
+    assert done["transport"] == 0 and done["alpha"] == 0 and done["spectrum"] == 0
+    assert done["lowfreq"] == 6 and done["point"] == 3 and done["results"] == 1
+    # the superseded metric files are kept, not deleted
+    task = copy / "tasks" / "t-Na3SbS4" / "700K" / "seed0"
+    assert any(p.name.startswith("lowfreq.superseded-") for p in task.iterdir())
+    assert (result.results["window_hi_cm1"] == 40).all()
+    # the changed window changes the metric, not the transport
+    old = read_results(run_dir)["results"]
+    np.testing.assert_array_equal(result.results["D_cm2_s"], old["D_cm2_s"])
+    assert not np.allclose(result.results["lowfreq_fraction"], old["lowfreq_fraction"])
+
+
+def test_missing_polarizability_model_skips_raman_stages_explicitly(e2e, tmp_path):
+    run_dir, config, _ = e2e
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    pattern = r'\[polarizability\]\nmodel = "[^"]*"'
+    text = re.sub(pattern, '[polarizability]\nmodel = "none"', _threads(config.read_text()))
+    text = text.replace("[calibration]\n", '[calibration]\nmetric = "log10_D"\n')
+    nomodel = tmp_path / "nomodel.toml"
+    nomodel.write_text(text)
+    result = run(nomodel, copy, quiet=True)
+    res = result.results
+    assert res["spectrum_status"].str.startswith("skipped: no polarizability model").all()
+    assert res["lowfreq_fraction"].isna().all()
+    assert (result.candidates["ranked_by"] == "D").all()
+    assert "ranked by D*" in result.ranking["note"]
+    assert "needs at least 3 points" in result.correlation["note"]
+    seed = copy / "tasks" / "cubic" / "1000K" / "seed0"
+    rec = json.loads((seed / "alpha" / "stage.json").read_text())
+    assert rec["status"] == "skipped"
+    assert rec["summary"]["reason"].startswith("skipped: no polarizability model")
+    html = (copy / "report" / "report.html").read_text()
+    assert "skipped: no polarizability model" in html
+    # MD and transport were reused, never recomputed
+    events = _events(copy, json.loads((copy / "status.json").read_text())["run_id"])
+    assert not [e for e in events if e["event"] == "done" and e["stage"] in ("md", "transport")]
+
+
+@pytest.mark.parametrize("table", ["results", "candidates", "runs"])
+def test_parquet_and_csv_hold_the_same_table(e2e, table):
+    run_dir, _, _ = e2e
+    pq = pd.read_parquet(run_dir / "results" / f"{table}.parquet")
+    csv = pd.read_csv(run_dir / "results" / f"{table}.csv")
+    assert list(pq.columns) == list(csv.columns) and len(pq) == len(csv)
