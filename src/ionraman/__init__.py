@@ -76,7 +76,9 @@ _EXPORTS: dict[str, str] = {
     "band_ratio_from_spectrum": "ionraman.screening",
     "fit_central_peak": "ionraman.screening",
     "fit_central_peak_from_spectrum": "ionraman.screening",
-    # the default example
+    # the screening workflow and the default example
+    "run": "ionraman.workflow",
+    "read_results": "ionraman.workflow",
     "run_demo": "ionraman.examples",
 }
 

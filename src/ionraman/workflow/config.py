@@ -375,7 +375,9 @@ class RankingConfig(_Strict):
     ``by``: ``"auto"`` (the low-frequency metric when every candidate has one, else the tracer
     D), ``"lowfreq_fraction"``, ``"band_ratio"``, ``"D"`` or ``"sigma"`` (higher ranks first),
     or ``"Ea"`` (lower first). ``temperature_K``: temperature of the comparison (default the
-    lowest temperature common to all candidates).
+    highest temperature common to all candidates: in MD-length-limited screening the
+    best-converged D* and the strongest central peak; E_a and the 300 K extrapolations of D* and
+    σ are in the candidate table as well).
     """
 
     by: Literal["auto", "lowfreq_fraction", "band_ratio", "D", "sigma", "Ea"] = "auto"

@@ -219,7 +219,7 @@ def _reference_temperature(results: pd.DataFrame, requested: float | None) -> fl
         return float(requested)
     sets = [set(g["temperature_K"]) for _, g in results.groupby("candidate")]
     common = set.intersection(*sets) if sets else set()
-    return float(min(common)) if common else float(results["temperature_K"].min())
+    return float(max(common)) if common else float(results["temperature_K"].max())
 
 
 _HIGHER_FIRST = {
