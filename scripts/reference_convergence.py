@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first", type=int, nargs="*", default=[],
                    help="snapshot indices to run with every setting before the others "
                         "(early δα estimate from a subset)")
+    p.add_argument("--first-only", action="store_true",
+                   help="run only the --first snapshots (skip the remaining round)")
     args = p.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.analyse:
@@ -263,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     snaps = pick_snapshots()
     rest = [i for i in range(len(PICK)) if i not in args.first]
     rounds = [args.first, rest] if args.first else [rest]
+    if args.first_only:
+        rounds = [args.first]
     with _sigterm_as_exit():  # SIGTERM: the running pw.x/ph.x is killed, the lock released
         for indices in rounds:
             for name in args.only:

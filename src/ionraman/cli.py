@@ -326,6 +326,88 @@ def polarizability_predict(
     )
 
 
+forcefield_app = typer.Typer(
+    help="Force fields: list them; distil a fast NEP student from a universal teacher.",
+    no_args_is_help=True,
+)
+app.add_typer(forcefield_app, name="forcefield")
+
+
+@forcefield_app.command("list")
+def forcefield_list() -> None:
+    """List the registered force fields (universal models and shipped students)."""
+    from ionraman.forcefields.registry import force_field_table
+
+    _echo(force_field_table().to_string(index=False))
+
+
+@forcefield_app.command("distill")
+def forcefield_distill(
+    structures: Annotated[
+        list[str], typer.Argument(help="Built-in structure names or structure files.")
+    ],
+    teacher: Annotated[str, typer.Option("--teacher", help="Teacher force field.")] = (
+        "sevenn-mf0-r2scan"
+    ),
+    temperatures: Annotated[
+        list[float] | None, typer.Option("--temperatures", "-T", help="K (repeat the option).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Work directory.")] = Path("distill"),
+    seed_trajectory: Annotated[
+        list[Path] | None,
+        typer.Option("--seed-trajectory", help="Existing teacher trajectory store (repeatable)."),
+    ] = None,
+    min_atoms: Annotated[int, typer.Option(help="Repeat smaller cells to this many atoms.")] = 100,
+    teacher_time: Annotated[str, typer.Option(help="Teacher MD per system and T.")] = "1ps",
+    validation_time: Annotated[str, typer.Option(help="Fresh teacher MD per system and T.")] = (
+        "0.4ps"
+    ),
+    explore_time: Annotated[str, typer.Option(help="Student MD per system, T, iteration.")] = (
+        "5ps"
+    ),
+    max_iterations: Annotated[int, typer.Option()] = 4,
+    max_new: Annotated[int, typer.Option(help="New frames per iteration at most.")] = 40,
+    target_force_rmse: Annotated[
+        float, typer.Option(help="Stop below this force RMSE at the top T, meV/A.")
+    ] = 80.0,
+    epochs: Annotated[int, typer.Option(help="Epochs of the first training.")] = 150,
+    finetune_epochs: Annotated[int, typer.Option(help="Epochs of later trainings.")] = 80,
+    seed: Annotated[int, typer.Option()] = 0,
+    threads: Annotated[int, typer.Option(help="torch threads (teacher, training).")] = 1,
+) -> None:
+    """Distil the teacher into a NEP student with active learning (resumable; see docs)."""
+    from dataclasses import replace
+
+    from ionraman.forcefields.distill import DistillSettings, distill
+    from ionraman.forcefields.nep import NEPHyperparameters
+    from ionraman.md import parse_time_ps
+
+    temps = tuple(temperatures or (500.0, 700.0, 900.0))
+    settings = DistillSettings(
+        teacher=teacher,
+        temperatures_k=temps,
+        min_atoms=min_atoms,
+        teacher_ps=parse_time_ps(teacher_time),
+        validation_ps=parse_time_ps(validation_time),
+        explore_ps=parse_time_ps(explore_time),
+        max_iterations=max_iterations,
+        max_new_per_iteration=max_new,
+        force_rmse_target_meV_A=target_force_rmse,
+        hyper=replace(NEPHyperparameters(), epochs=epochs),
+        finetune_epochs=finetune_epochs,
+        seed=seed,
+        threads=threads,
+    )
+    result = distill(structures, out, settings, seed_trajectories=seed_trajectory or ())
+    last = result.iterations[-1]
+    _echo(
+        f"student -> {result.student} ({'converged' if result.converged else 'NOT converged'} "
+        f"after {len(result.iterations)} iterations; force RMSE at {max(temps):g} K "
+        f"{last['validation_top_T']['force_rmse_meV_A']:.1f} meV/A on "
+        f"{last['validation_top_T']['n_frames']} fresh teacher frames)"
+    )
+
+
 @app.command("structures")
 def list_structures_cmd() -> None:
     """List the built-in structures."""

@@ -96,8 +96,10 @@ def test_report_renders_in_headless_chromium(e2e, tmp_path, artifacts):
     m = re.search(r'<pre id="render-check">(.*?)</pre>', dom.stdout, re.S)
     assert m, "the page's load handler did not run: " + dom.stdout[:500]
     check = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    # spectra of both candidates, a measured overlay, two MSD plots, Arrhenius, metric vs D
+    # spectra of both candidates, two measured overlays (a synthetic CSV; the published CCl4
+    # bands as JCAMP-DX), two MSD plots, Arrhenius, metric vs D
     expected = {"fig-spectra-t-Na3SbS4", "fig-spectra-cubic", "fig-overlay-t-Na3SbS4-0",
+                "fig-overlay-cubic-0",
                 "fig-msd-t-Na3SbS4", "fig-msd-cubic", "fig-arrhenius", "fig-metric-vs-d"}
     assert expected <= set(check["ids"]), check["ids"]
     assert check["decoded"] == check["images"] == len(check["ids"])

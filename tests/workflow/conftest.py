@@ -57,6 +57,9 @@ def bond_model_path(tmp_path_factory) -> Path:
     return BondPolarizabilityModel().fit(data).save(path)
 
 
+MEASURED_CCL4 = Path(__file__).resolve().parents[1] / "data" / "measured" / "ccl4_raj2020.jdx"
+
+
 def measured_spectrum_csv(path: Path) -> Path:
     """A synthetic 'measured' spectrum (two bands plus a quasi-elastic wing; test fixture)."""
     nu = np.arange(10.0, 700.0, 1.0)
@@ -121,6 +124,12 @@ def e2e_config_text(model: Path, measured: Path, calibration: Path) -> str:
         candidate = "t-Na3SbS4"
         path = "{measured}"
         temperature_K = 700
+
+        # a real compound's published bands in a measured-data format (CCl4, Raj et al. 2020;
+        # tests/data/measured/README.md): the overlay must read and render JCAMP-DX
+        [[report.measured_spectra]]
+        candidate = "cubic"
+        path = "{MEASURED_CCL4}"
 
         [cluster]
         processes = true

@@ -147,3 +147,6 @@ def register_builtins() -> None:
         kind="universal",
         overwrite=True,
     )
+    from ionraman.forcefields.nep import register_shipped_students
+
+    register_shipped_students()  # NEP students in ionraman/data/forcefields (kind "student")

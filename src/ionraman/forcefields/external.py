@@ -47,6 +47,7 @@ class ExternalFamily:
     description: str
     reference: str
     dtype: str = "float32"
+    elements: Callable[[Path], tuple[str, ...]] | None = None  # elements a weights file covers
 
 
 def _mace(*, weights: Path, device: str = "cpu", default_dtype: str = "float64", **kw: Any):
@@ -90,7 +91,28 @@ def _uma(*, weights: Path, device: str = "cpu", task_name: str = "omat", **kw: A
     return FAIRChemCalculator(predictor, task_name=task_name)
 
 
+def _nep(*, weights: Path, **kw: Any):
+    from ionraman.forcefields.nep import nep_calculator
+
+    return nep_calculator(weights, **kw)
+
+
+def _nep_elements(weights: Path) -> tuple[str, ...]:
+    from ionraman.forcefields.nep import nep_elements
+
+    return nep_elements(weights)
+
+
 EXTERNAL_FAMILIES: dict[str, ExternalFamily] = {
+    "nep": ExternalFamily(
+        "calorine",
+        "calorine",
+        _nep,
+        "NEP model from a nep.txt file (GPUMD format; calorine CPUNEP)",
+        "Z. Fan et al., Phys. Rev. B 104, 104309 (2021) (NEP)",
+        dtype="float64",
+        elements=_nep_elements,
+    ),
     "mace": ExternalFamily(
         "mace",
         "mace-torch",
@@ -202,7 +224,8 @@ def resolve_external(name: str) -> ForceFieldSpec | None:
         description=fam.description,
         reference=fam.reference,
         weights=weights,
+        elements=fam.elements(weights) if fam.elements else None,
         dtype=fam.dtype,
-        packages=(fam.pip, "torch"),
+        packages=(fam.pip,) if fam.module == "calorine" else (fam.pip, "torch"),
         kind="external",
     )

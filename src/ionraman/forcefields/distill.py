@@ -1,0 +1,702 @@
+"""Distil a universal force field (the teacher) into a fast NEP student, with active learning.
+
+The loop, all in one work directory and resumable at every step (a finished file is never
+recomputed; an interrupted MD run resumes from its checkpoint, an interrupted labelling from the
+last frame written, an interrupted training from torchnep's checkpoint):
+
+1. **Initial data.** Teacher MD of every system at every temperature (NVT, Bussi), frames every
+   ``sample_every_fs``; optional frames of existing teacher trajectories (``seed_trajectories``);
+   rattled and isotropically strained copies of the input cells. Every frame is labelled with a
+   teacher single point (energy, forces, stress).
+2. **Fresh validation frames.** A second teacher MD per system and temperature with another
+   seed, never used for training.
+3. **Iterate.** Train the student (iteration 0 from random weights, later iterations fine-tune
+   the previous student on the grown set); measure its energy and force errors on the validation
+   frames; stop when the force RMSE on the frames at the highest temperature is below
+   ``force_rmse_target_meV_A`` and the student's own MD stayed stable. Otherwise run student MD at
+   every temperature, grade its frames by the MaxVol extrapolation grade of the student's
+   descriptors (Podryabinkin & Shapeev 2017, as implemented in torchnep) and take up to
+   ``max_new_per_iteration`` frames by greedy D-optimal selection, label them with the teacher and
+   go on. A student MD that fails (a guard fires) is a finding, not an error: its last frames are
+   the most informative candidates.
+4. The final student is written to ``student/nep.txt`` with ``student/student.json`` (teacher
+   provenance, data counts, the error table of every iteration); register it with
+   :func:`ionraman.forcefields.nep.register_student` or copy the directory into
+   ``ionraman/data/forcefields/<name>/`` to ship it.
+
+Layout of ``workdir``::
+
+    settings.json          the settings (a resumed run must use the same ones)
+    md/teacher/…h5         teacher MD (training frames)     md/validation/…h5  (fresh frames)
+    data/initial.extxyz    labelled initial frames          data/validation.extxyz
+    iter_NNN/train.extxyz  training set of the iteration    iter_NNN/nep/ (torchnep output)
+    iter_NNN/metrics.json  errors of the iteration's student on the validation frames
+    iter_NNN/explore/…h5   student MD     iter_NNN/selected.extxyz  labelled new frames
+    student/               final student
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import read, write
+
+from ionraman._io import atomic_path, file_sha256, package_versions, write_json_atomic
+from ionraman.errors import InputError, SimulationError
+from ionraman.forcefields.nep import STUDENT_META, NEPHyperparameters, nep_elements, train_nep
+from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD, LoadedForceField, load_force_field
+
+NEP_ELEMENT_ORDER = ("Na", "Ag", "Li", "K", "Sb", "P", "W", "Ge", "Sn", "Si", "S", "Se", "I", "O")
+"""Preferred element order of a student's ``type`` line (others follow alphabetically)."""
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    """Everything that defines a distillation run.
+
+    Attributes
+    ----------
+    teacher
+        Force-field name of the teacher (registry name, ``FAMILY:path`` or ``module:factory``).
+    temperatures_k
+        MD temperatures, K: teacher sampling, validation and student exploration.
+    min_atoms
+        Cells given with fewer atoms are repeated (:func:`ionraman.structures.make_supercell`)
+        until they have at least this many.
+    timestep_fs
+        MD time step, fs.
+    teacher_equilibration_ps, teacher_ps
+        Teacher MD per system and temperature for the initial data, ps (0: no teacher MD, e.g.
+        when ``seed_trajectories`` provide the frames).
+    sample_every_fs
+        Interval between training frames taken from teacher MD, fs.
+    seed_every_fs
+        Interval between frames taken from ``seed_trajectories``, fs.
+    validation_ps, validation_every_fs
+        Fresh teacher MD (another seed) per system and temperature for validation, ps, and its
+        frame interval, fs.
+    n_rattle, rattle_A, strains
+        Extra initial frames per system: ``n_rattle`` copies with Gaussian displacements of
+        ``rattle_A`` (Å), and one isotropically strained copy per entry of ``strains``.
+    explore_ps, explore_every_fs
+        Student MD per system and temperature in every active-learning iteration, ps, and the
+        interval of its candidate frames, fs.
+    max_new_per_iteration
+        Frames labelled per iteration at most.
+    max_iterations
+        Iterations (trainings) at most.
+    force_rmse_target_meV_A
+        Stop when the student's force RMSE on the validation frames at the highest temperature is
+        below this (meV/Å), its MD in the last exploration did not fail, and (for Sb compounds) the
+        fraction of its MD frames with every SbS4 tetrahedron intact is no more than
+        ``stability_tolerance`` below the teacher's in the validation MD at the same temperature.
+    stability_tolerance
+        See ``force_rmse_target_meV_A``.
+    hyper
+        :class:`~ionraman.forcefields.nep.NEPHyperparameters` of the first training.
+    finetune_epochs
+        Epochs of every later training (fine-tuning from the previous student).
+    seed
+        Seed of teacher MD, rattles and training; validation MD uses ``seed + 1000``.
+    threads
+        torch CPU threads for teacher and training.
+    """
+
+    teacher: str = DEFAULT_FORCE_FIELD
+    temperatures_k: tuple[float, ...] = (500.0, 700.0, 900.0)
+    min_atoms: int = 100
+    timestep_fs: float = 2.0
+    teacher_equilibration_ps: float = 0.2
+    teacher_ps: float = 1.0
+    sample_every_fs: float = 40.0
+    seed_every_fs: float = 100.0
+    validation_ps: float = 0.4
+    validation_every_fs: float = 40.0
+    n_rattle: int = 6
+    rattle_A: float = 0.05
+    strains: tuple[float, ...] = (-0.02, 0.02)
+    explore_ps: float = 5.0
+    explore_every_fs: float = 20.0
+    max_new_per_iteration: int = 40
+    max_iterations: int = 4
+    force_rmse_target_meV_A: float = 80.0
+    stability_tolerance: float = 0.1
+    hyper: NEPHyperparameters = field(default_factory=NEPHyperparameters)
+    finetune_epochs: int = 80
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        temps = tuple(float(t) for t in self.temperatures_k)
+        if not temps or any(not (math.isfinite(t) and t > 0) for t in temps):
+            raise InputError(f"temperatures must be positive numbers in K, got {temps}")
+        object.__setattr__(self, "temperatures_k", tuple(sorted(set(temps))))
+        object.__setattr__(self, "strains", tuple(float(s) for s in self.strains))
+        for name in ("teacher_ps", "teacher_equilibration_ps", "validation_ps", "explore_ps"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise InputError(f"{name} must be ≥ 0 ps, got {v!r}")
+        if not self.seed_every_fs > 0:
+            raise InputError(f"seed_every_fs must be positive, got {self.seed_every_fs!r}")
+        for name in ("sample_every_fs", "validation_every_fs", "explore_every_fs"):
+            v = getattr(self, name)
+            ratio = v / self.timestep_fs
+            if not ratio >= 1 or abs(ratio - round(ratio)) > 1e-9:
+                raise InputError(
+                    f"{name} = {v} fs must be a positive multiple of timestep_fs = "
+                    f"{self.timestep_fs} fs"
+                )
+        if self.validation_ps <= 0:
+            raise InputError("validation_ps must be > 0: the stopping rule needs fresh frames")
+        if self.max_iterations < 1 or self.max_new_per_iteration < 1:
+            raise InputError("max_iterations and max_new_per_iteration must be ≥ 1")
+        if not self.force_rmse_target_meV_A > 0:
+            raise InputError("force_rmse_target_meV_A must be positive")
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hyper"] = self.hyper.as_dict()
+        return d
+
+
+@dataclass
+class DistillResult:
+    """Outcome of :func:`distill`.
+
+    Attributes
+    ----------
+    student
+        The final ``nep.txt``.
+    converged
+        Whether the stopping rule was met (otherwise ``max_iterations`` ran out).
+    iterations
+        Metrics of every iteration (``iter``, ``n_train``, ``force_rmse_meV_A`` …).
+    workdir
+        The work directory.
+    """
+
+    student: Path
+    converged: bool
+    iterations: list[dict[str, Any]]
+    workdir: Path
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def element_order(symbols: Sequence[str]) -> list[str]:
+    """Student element order: :data:`NEP_ELEMENT_ORDER` first, then the rest alphabetically."""
+    present = set(symbols)
+    first = [e for e in NEP_ELEMENT_ORDER if e in present]
+    return first + sorted(present - set(first))
+
+
+def label_frames(
+    frames: Sequence[Atoms],
+    out: str | os.PathLike[str],
+    teacher: LoadedForceField | Callable[[], LoadedForceField],
+    *,
+    chunk: int = 10,
+    log: TextIO | None = None,
+) -> list[Atoms]:
+    """Teacher single points (energy eV, forces eV/Å, stress eV/Å³) of ``frames``, resumable.
+
+    Frames already in ``out`` (same count prefix, same positions) are kept; the rest are labelled
+    and ``out`` is rewritten atomically every ``chunk`` frames, so a crash loses at most one chunk.
+
+    Parameters
+    ----------
+    frames
+        Structures to label, in order.
+    out
+        Labelled extxyz file.
+    teacher
+        A loaded force field or a zero-argument function returning one (loaded only if a frame
+        needs labelling).
+
+    Returns
+    -------
+    list of ase.Atoms
+        The labelled frames (``SinglePointCalculator`` results), in input order.
+    """
+    out = Path(out)
+    done: list[Atoms] = read(out, index=":") if out.exists() and out.stat().st_size else []
+    if len(done) > len(frames) or any(
+        len(a) != len(b) or not np.allclose(a.positions, b.positions, atol=1e-5)
+        for a, b in zip(done, frames, strict=False)
+    ):
+        raise InputError(
+            f"{out} holds labels of other structures than the ones requested; delete it to redo"
+        )
+    if len(done) == len(frames):
+        return done
+    loaded = teacher() if callable(teacher) else teacher
+    calc = loaded.calculator
+    t0, start = time.perf_counter(), len(done)
+    for i in range(len(done), len(frames)):
+        a = frames[i].copy()
+        a.calc = calc
+        energy = a.get_potential_energy()
+        forces = a.get_forces()
+        stress = a.get_stress(voigt=False)
+        b = frames[i].copy()
+        b.info = dict(frames[i].info)
+        b.calc = SinglePointCalculator(b, energy=energy, forces=forces, stress=stress)
+        done.append(b)
+        if (i + 1) % chunk == 0 or i + 1 == len(frames):
+            with atomic_path(out) as tmp:
+                write(tmp, done, format="extxyz")
+            if log:
+                rate = (time.perf_counter() - t0) / (i + 1 - start)
+                print(f"  labelled {i + 1}/{len(frames)} ({rate:.2f} s/frame) → {out}", file=log,
+                      flush=True)
+    return done
+
+
+def _trajectory_frames(path: Path, every_fs: float) -> list[Atoms]:
+    """Frames of a trajectory store, one every ``every_fs`` (at least the stored interval)."""
+    from ionraman.trajectory import Trajectory
+
+    with Trajectory(path) as traj:
+        n = len(traj)
+        dt_fs = float(traj.metadata.get("sampling_interval_fs") or 0.0)
+        stride = max(1, round(every_fs / dt_fs)) if dt_fs > 0 else 1
+        frames = [traj.get_atoms(i) for i in range(stride - 1, n, stride)]
+    for f in frames:
+        f.calc = None
+        f.info = {"source": str(path)}
+    return frames
+
+
+def _trajectory_force_field(path: Path) -> str | None:
+    from ionraman.trajectory import Trajectory
+
+    with Trajectory(path) as traj:
+        ff = traj.metadata.get("force_field")
+    return ff.get("name") if isinstance(ff, dict) else ff
+
+
+def _errors(pred: Sequence[Atoms], ref: Sequence[Atoms]) -> dict[str, float]:
+    """Energy (meV/atom) and force (meV/Å) RMSE and MAE of ``pred`` against ``ref``."""
+    de = np.array([(p.get_potential_energy() - r.get_potential_energy()) / len(r)
+                   for p, r in zip(pred, ref, strict=True)])
+    df = np.concatenate([(p.get_forces() - r.get_forces()).ravel()
+                         for p, r in zip(pred, ref, strict=True)])
+    fr = np.concatenate([r.get_forces().ravel() for r in ref])
+    return {
+        "n_frames": len(ref),
+        "energy_rmse_meV_atom": 1e3 * float(np.sqrt(np.mean(de**2))),
+        # the mean energy offset is irrelevant to MD; report the error without it too
+        "energy_rmse_centred_meV_atom": 1e3 * float(np.std(de)),
+        "force_rmse_meV_A": 1e3 * float(np.sqrt(np.mean(df**2))),
+        "force_mae_meV_A": 1e3 * float(np.mean(np.abs(df))),
+        "force_rms_teacher_meV_A": 1e3 * float(np.sqrt(np.mean(fr**2))),
+    }
+
+
+def student_errors(nep: str | os.PathLike[str], frames: Sequence[Atoms]) -> dict[str, float]:
+    """Errors of a NEP student on labelled frames (see :func:`_errors`)."""
+    from ionraman.forcefields.nep import nep_calculator
+
+    calc = nep_calculator(nep)
+    pred = []
+    for r in frames:
+        a = r.copy()
+        a.calc = calc
+        e, f = a.get_potential_energy(), a.get_forces()
+        a.calc = SinglePointCalculator(a, energy=e, forces=f)
+        pred.append(a)
+    return _errors(pred, frames)
+
+
+# ---------------------------------------------------------------------------- the loop
+
+
+class _Distiller:
+    def __init__(
+        self,
+        systems: dict[str, Atoms],
+        workdir: Path,
+        settings: DistillSettings,
+        seed_trajectories: Sequence[Path],
+        log: TextIO,
+    ) -> None:
+        self.systems = systems
+        self.workdir = workdir
+        self.s = settings
+        self.seed_trajectories = list(seed_trajectories)
+        self.log = log
+        symbols = {sym for a in systems.values() for sym in a.get_chemical_symbols()}
+        self.elements = element_order(sorted(symbols))
+        self._teacher: LoadedForceField | None = None
+        self._teacher_stability: dict[str, float] | None = None
+
+    # -- teacher and MD
+    def teacher(self) -> LoadedForceField:
+        if self._teacher is None:
+            self.say(f"loading teacher {self.s.teacher}")
+            self._teacher = load_force_field(self.s.teacher, threads=self.s.threads)
+        return self._teacher
+
+    def say(self, text: str) -> None:
+        print(f"[distill {time.strftime('%H:%M:%S')}] {text}", file=self.log, flush=True)
+
+    def run_md(self, name: str, temp: float, out: Path, *, force_field: str | LoadedForceField,
+               equilibration_ps: float, time_ps: float, every_fs: float, seed: int) -> Path:
+        from ionraman.md import run_md
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return run_md(
+            self.systems[name], temperature_k=temp, time_ps=time_ps, force_field=force_field,
+            timestep_fs=self.s.timestep_fs, sample_every_fs=every_fs,
+            equilibration_ps=equilibration_ps, seed=seed, out=out, quiet=True,
+            checkpoint_every_steps=100, threads=self.s.threads,
+        )
+
+    def teacher_frames(self, kind: str, time_ps: float, every_fs: float, seed: int) -> list[Atoms]:
+        frames: list[Atoms] = []
+        if time_ps <= 0:
+            return frames
+        for name in self.systems:
+            for temp in self.s.temperatures_k:
+                out = self.workdir / "md" / kind / f"{name}_{temp:g}K.h5"
+                if not _done_store(out):
+                    self.say(f"teacher MD ({kind}) {name} {temp:g} K {time_ps:g} ps → {out}")
+                path = self.run_md(name, temp, out, force_field=self.teacher_or_name(out),
+                                   equilibration_ps=self.s.teacher_equilibration_ps,
+                                   time_ps=time_ps, every_fs=every_fs, seed=seed)
+                for f in _trajectory_frames(path, every_fs):
+                    f.info.update(system=name, temperature_k=temp, kind=kind)
+                    frames.append(f)
+        return frames
+
+    def teacher_or_name(self, out: Path) -> str | LoadedForceField:
+        # a finished store needs no force field; avoid loading the teacher for nothing
+        return self.s.teacher if _done_store(out) else self.teacher()
+
+    def static_frames(self) -> list[Atoms]:
+        rng = np.random.default_rng(self.s.seed)
+        frames: list[Atoms] = []
+        for name, atoms in self.systems.items():
+            for k in range(self.s.n_rattle):
+                a = atoms.copy()
+                a.positions += rng.normal(0.0, self.s.rattle_A, a.positions.shape)
+                a.info = {"system": name, "kind": "rattle", "rattle_A": self.s.rattle_A, "k": k}
+                frames.append(a)
+            for eps in self.s.strains:
+                a = atoms.copy()
+                a.set_cell(a.cell * (1.0 + eps), scale_atoms=True)
+                a.positions += rng.normal(0.0, self.s.rattle_A, a.positions.shape)
+                a.info = {"system": name, "kind": "strain", "strain": eps}
+                frames.append(a)
+        return frames
+
+    def seed_frames(self) -> list[Atoms]:
+        frames: list[Atoms] = []
+        for path in self.seed_trajectories:
+            ff = _trajectory_force_field(path)
+            if ff is not None and ff != self.s.teacher:
+                raise InputError(
+                    f"{path}: made with force field {ff!r}, not the teacher {self.s.teacher!r}"
+                )
+            got = _trajectory_frames(path, self.s.seed_every_fs)
+            for f in got:
+                f.info.update(kind="seed-trajectory")
+            frames += got
+        return frames
+
+    # -- the loop
+    def run(self) -> DistillResult:
+        s = self.s
+        data = self.workdir / "data"
+        initial_frames = (
+            self.teacher_frames("teacher", s.teacher_ps, s.sample_every_fs, s.seed)
+            + self.seed_frames()
+            + self.static_frames()
+        )
+        validation_frames = self.teacher_frames(
+            "validation", s.validation_ps, s.validation_every_fs, s.seed + 1000
+        )
+        self.say(f"labelling {len(initial_frames)} initial and {len(validation_frames)} "
+                 "validation frames with the teacher")
+        initial = label_frames(initial_frames, data / "initial.extxyz", self.teacher, log=self.log)
+        validation = label_frames(
+            validation_frames, data / "validation.extxyz", self.teacher, log=self.log
+        )
+        t_top = max(s.temperatures_k)
+        top = [a for a in validation if a.info.get("temperature_k") == t_top]
+
+        train = list(initial)
+        iterations: list[dict[str, Any]] = []
+        previous: Path | None = None
+        converged = False
+        for it in range(s.max_iterations):
+            idir = self.workdir / f"iter_{it:03d}"
+            train_file = idir / "train.extxyz"
+            if not train_file.exists():
+                with atomic_path(train_file) as tmp:
+                    write(tmp, train, format="extxyz")
+            hyper = s.hyper if previous is None else replace(s.hyper, epochs=s.finetune_epochs,
+                                                            stage2_epochs=0)
+            self.say(f"iteration {it}: training on {len(train)} frames ({hyper.epochs} epochs)")
+            t0 = time.perf_counter()
+            nep = train_nep(train_file, idir / "nep", self.elements, hyper, seed=s.seed + it,
+                            finetune_from=previous, threads=s.threads)
+            metrics_file = idir / "metrics.json"
+            if metrics_file.exists():
+                metrics = json.loads(metrics_file.read_text())
+            else:
+                metrics = {
+                    "iter": it, "n_train": len(train), "train_seconds": time.perf_counter() - t0,
+                    "validation_all": student_errors(nep, validation),
+                    "validation_top_T": student_errors(nep, top),
+                    "validation_by_T": {
+                        f"{t:g}": student_errors(
+                            nep, [a for a in validation if a.info.get("temperature_k") == t]
+                        )
+                        for t in s.temperatures_k
+                    },
+                }
+                metrics.update(self.explore(nep, idir))
+                write_json_atomic(metrics_file, metrics)
+            iterations.append(metrics)
+            rmse = metrics["validation_top_T"]["force_rmse_meV_A"]
+            self.say(
+                f"iteration {it}: force RMSE {rmse:.1f} meV/Å at {t_top:g} K (target "
+                f"{s.force_rmse_target_meV_A:g}), student MD failures "
+                f"{metrics['explore_failures']}"
+            )
+            previous = nep
+            unstable = [
+                k for k, v in metrics["explore_frames_all_SbS4_intact"].items()
+                if v < self.teacher_stability().get(k, 0.0) - s.stability_tolerance
+            ]
+            if unstable:
+                self.say(f"iteration {it}: student less stable than the teacher in {unstable}")
+            if (rmse < s.force_rmse_target_meV_A and not metrics["explore_failures"]
+                    and not unstable):
+                converged = True
+                break
+            if it + 1 == s.max_iterations:
+                break
+            new = self.select_and_label(nep, idir, train_file)
+            if not new:
+                self.say("no frame of the student MD extends the training set; stopping")
+                break
+            train += new
+        student = self.finish(previous, iterations, converged, len(train))
+        return DistillResult(student, converged, iterations, self.workdir)
+
+    def teacher_stability(self) -> dict[str, float]:
+        """Fraction of teacher validation frames with every SbS4 intact, per system and T."""
+        from ionraman.md.sanity import trajectory_tetrahedra_intact
+
+        if self._teacher_stability is None:
+            out: dict[str, float] = {}
+            for name, atoms in self.systems.items():
+                if "Sb" not in atoms.get_chemical_symbols():
+                    continue
+                for temp in self.s.temperatures_k:
+                    path = self.workdir / "md" / "validation" / f"{name}_{temp:g}K.h5"
+                    tet = trajectory_tetrahedra_intact(path)
+                    out[f"{name} {temp:g} K"] = float(np.mean(tet["intact_fraction"] == 1.0))
+            self._teacher_stability = out
+        return self._teacher_stability
+
+    def explore(self, nep: Path, idir: Path) -> dict[str, Any]:
+        """Student MD at every temperature; candidate frames → ``candidates.extxyz``."""
+        from ionraman.md.runner import failed_structure_path
+        from ionraman.md.sanity import trajectory_tetrahedra_intact
+
+        s = self.s
+        candidates: list[Atoms] = []
+        failures: list[str] = []
+        stability: dict[str, float] = {}
+        loaded = load_force_field(f"nep:{nep.resolve()}")
+        for name in self.systems:
+            for temp in s.temperatures_k:
+                out = idir / "explore" / f"{name}_{temp:g}K.h5"
+                label = f"{name} {temp:g} K"
+                try:
+                    self.run_md(name, temp, out, force_field=loaded, equilibration_ps=0.1,
+                                time_ps=s.explore_ps, every_fs=s.explore_every_fs,
+                                seed=s.seed + 2000)
+                except SimulationError as exc:
+                    failures.append(f"{label}: {str(exc).splitlines()[0]}")
+                    bad = failed_structure_path(out)
+                    if bad.exists():
+                        b = read(bad)
+                        b.calc = None
+                        b.info = {"system": name, "temperature_k": temp, "kind": "explore-fail"}
+                        candidates.append(b)
+                if out.exists():
+                    for f in _trajectory_frames(out, s.explore_every_fs):
+                        f.info.update(system=name, temperature_k=temp, kind="explore")
+                        candidates.append(f)
+                    if "Sb" in self.systems[name].get_chemical_symbols():
+                        tet = trajectory_tetrahedra_intact(out)
+                        stability[label] = float(np.mean(tet["intact_fraction"] == 1.0))
+        with atomic_path(idir / "candidates.extxyz") as tmp:
+            write(tmp, candidates, format="extxyz")
+        return {"explore_failures": failures, "explore_frames": len(candidates),
+                "explore_frames_all_SbS4_intact": stability,
+                "teacher_frames_all_SbS4_intact": self.teacher_stability()}
+
+    def select_and_label(self, nep: Path, idir: Path, train_file: Path) -> list[Atoms]:
+        selected = idir / "selected.extxyz"
+        labelled = idir / "selected_labelled.extxyz"
+        if not selected.exists():
+            from torchnep.extrapolation import build_active_set, select_structures
+
+            aset = build_active_set(str(nep), str(train_file), str(idir / "active_set.pt"),
+                                    verbose=False)
+            res = select_structures(str(nep), aset, str(idir / "candidates.extxyz"),
+                                    output_xyz=str(idir / ".selected.tmp.extxyz"),
+                                    max_frames=self.s.max_new_per_iteration, verbose=False)
+            grades = np.asarray(res.get("grade", []), dtype=float)
+            write_json_atomic(idir / "selection.json", {
+                "n_candidates": int(grades.size),
+                "n_selected": len(res.get("index", [])),
+                "grade_max": float(np.max(grades)) if grades.size else None,
+                "grade_median": float(np.median(grades)) if grades.size else None,
+                "n_extrapolating": int(np.sum(grades > 1.0)),
+            })
+            tmp = idir / ".selected.tmp.extxyz"
+            if not tmp.exists():
+                tmp.write_text("")
+            os.replace(tmp, selected)
+        frames = read(selected, index=":") if selected.stat().st_size else []
+        for f in frames:
+            f.calc = None
+        self.say(f"selected {len(frames)} new frames; labelling with the teacher")
+        return label_frames(frames, labelled, self.teacher, log=self.log) if frames else []
+
+    def finish(self, nep: Path | None, iterations: list[dict[str, Any]], converged: bool,
+               n_train: int) -> Path:
+        assert nep is not None
+        out = self.workdir / "student"
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "nep.txt") as tmp:
+            shutil.copyfile(nep, tmp)
+        teacher_prov: dict[str, Any] = {"name": self.s.teacher}
+        if self._teacher is not None:
+            teacher_prov = self._teacher.provenance()
+        meta = {
+            "format": "ionraman-nep-student/1",
+            "elements": list(nep_elements(out / "nep.txt")),
+            "systems": sorted(self.systems),
+            "system_formulas": {k: v.get_chemical_formula() for k, v in self.systems.items()},
+            "teacher": teacher_prov,
+            "settings": self.s.as_dict(),
+            "seed_trajectories": [str(p) for p in self.seed_trajectories],
+            "n_train_frames": n_train,
+            "converged": converged,
+            "iterations": iterations,
+            "nep_sha256": file_sha256(out / "nep.txt"),
+            "packages": package_versions(("torchnep", "calorine")),
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        write_json_atomic(out / STUDENT_META, meta)
+        self.say(f"student: {out / 'nep.txt'} (converged: {converged})")
+        return out / "nep.txt"
+
+
+def _done_store(out: Path) -> bool:
+    """True when ``out`` is a trajectory store of a completed MD run."""
+    from ionraman.trajectory import Trajectory
+
+    if not out.exists():
+        return False
+    try:
+        with Trajectory(out) as traj:
+            return traj.metadata.get("status") == "complete"
+    except Exception:
+        return False
+
+
+def distill(
+    structures: Sequence[Atoms | str | os.PathLike[str]],
+    workdir: str | os.PathLike[str],
+    settings: DistillSettings | None = None,
+    *,
+    seed_trajectories: Sequence[str | os.PathLike[str]] = (),
+    log: TextIO | None = None,
+) -> DistillResult:
+    """Distil the teacher into a NEP student for ``structures`` (see the module docstring).
+
+    Parameters
+    ----------
+    structures
+        ``ase.Atoms``, built-in names or structure files; each becomes one system, repeated to at
+        least ``settings.min_atoms`` atoms.
+    workdir
+        Work directory (created; an existing one is resumed, with the same settings only).
+    settings
+        :class:`DistillSettings` (defaults if ``None``).
+    seed_trajectories
+        Existing trajectory stores made with the teacher whose frames join the initial data.
+    log
+        Stream for progress lines (default stderr).
+
+    Returns
+    -------
+    DistillResult
+    """
+    from ionraman.structures import load_structure, make_supercell
+
+    settings = settings or DistillSettings()
+    log = log or sys.stderr
+    if not structures:
+        raise InputError("distill: give at least one structure")
+    systems: dict[str, Atoms] = {}
+    for s in structures:
+        atoms = s.copy() if isinstance(s, Atoms) else load_structure(s)
+        name = (
+            str(atoms.info.get("name") or atoms.get_chemical_formula())
+            if isinstance(s, Atoms) else Path(os.fspath(s)).stem if Path(os.fspath(s)).exists()
+            else os.fspath(s)
+        )
+        name = name.replace(":", "_").replace("/", "_")
+        if name in systems:
+            raise InputError(f"distill: structure {name!r} given twice")
+        info = dict(atoms.info)
+        if len(atoms) < settings.min_atoms:
+            atoms = make_supercell(atoms, min_atoms=settings.min_atoms)
+            atoms.info = info
+        systems[name] = atoms
+    seeds = [Path(p) for p in seed_trajectories]
+    for p in seeds:
+        if not p.is_file():
+            raise InputError(f"{p}: seed trajectory not found")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "settings": settings.as_dict(),
+        "systems": {k: {"formula": v.get_chemical_formula(), "n_atoms": len(v),
+                        "cell": v.cell.array.round(6).tolist()} for k, v in systems.items()},
+        "seed_trajectories": [str(p) for p in seeds],
+    }
+    record = json.loads(json.dumps(record))
+    sfile = workdir / "settings.json"
+    if sfile.exists():
+        old = json.loads(sfile.read_text())
+        if old != record:
+            raise InputError(
+                f"{workdir} was started with other settings or structures ({sfile}); use "
+                "another work directory or the same settings"
+            )
+    else:
+        write_json_atomic(sfile, record)
+    return _Distiller(systems, workdir, settings, seeds, log).run()

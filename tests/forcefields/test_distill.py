@@ -1,0 +1,173 @@
+"""NEP students and the distillation loop, with a cheap Morse teacher (seconds, not hours).
+
+The teacher here is the pair potential of ``tests/workflow/calculators.py``: the point is the
+machinery (teacher MD, labelling, torchnep training, calorine MD, MaxVol selection, resume,
+registration), which is the same code path the SevenNet teacher takes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.io import read
+
+pytest.importorskip("torchnep")
+pytest.importorskip("calorine")
+
+from ionraman.errors import InputError
+from ionraman.forcefields import load_force_field
+from ionraman.forcefields.distill import (
+    DistillSettings,
+    distill,
+    element_order,
+    label_frames,
+)
+from ionraman.forcefields.nep import (
+    NEPHyperparameters,
+    nep_elements,
+    register_student,
+)
+from ionraman.forcefields.registry import _REGISTRY
+from ionraman.structures import get_structure
+
+TEACHER = f"{Path(__file__).resolve().parents[1] / 'workflow' / 'calculators.py'}:morse"
+
+
+def small_settings(**kw) -> DistillSettings:
+    base = dict(
+        teacher=TEACHER, temperatures_k=(600, 900), min_atoms=16,
+        teacher_equilibration_ps=0.05, teacher_ps=0.2, sample_every_fs=10,
+        validation_ps=0.1, validation_every_fs=10, n_rattle=4, explore_ps=0.2,
+        explore_every_fs=10, max_new_per_iteration=8, max_iterations=2,
+        force_rmse_target_meV_A=1.0, hyper=NEPHyperparameters(epochs=30, batch=8),
+        finetune_epochs=15,
+    )
+    base.update(kw)
+    return DistillSettings(**base)
+
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory):
+    work = tmp_path_factory.mktemp("distill") / "work"
+    result = distill(["t-Na3SbS4"], work, small_settings())
+    return work, result
+
+
+def test_nep_header_and_hyperparameters(tmp_path):
+    bad = tmp_path / "nep.txt"
+    bad.write_text("not a model\n")
+    with pytest.raises(InputError, match="not a NEP model"):
+        nep_elements(bad)
+    with pytest.raises(InputError, match="cannot read"):
+        nep_elements(tmp_path / "missing.txt")
+    text = NEPHyperparameters(epochs=10, stage2_epochs=5).nep_in(["Na", "Sb", "S"])
+    assert text.splitlines()[0] == "type 3 Na Sb S"
+    assert "epoch 15" in text and "start_stage2 11" in text
+    with pytest.raises(InputError, match="cutoffs"):
+        NEPHyperparameters(cutoff_radial_A=4.0, cutoff_angular_A=5.0)
+    assert element_order(["S", "W", "Na", "Sb", "Zr"]) == ["Na", "Sb", "W", "S", "Zr"]
+
+
+def test_distill_loop_files_errors_and_provenance(distilled):
+    work, result = distilled
+    assert result.student == work / "student" / "nep.txt"
+    assert nep_elements(result.student) == ("Na", "Sb", "S")
+    assert len(result.iterations) == 2  # target 1 meV/Å is unreachable: both iterations run
+    it0, it1 = result.iterations
+    # 2 T x (0.2 ps / 10 fs + 1) teacher frames + 4 rattled + 2 strained
+    assert it0["n_train"] == 2 * 21 + 6
+    sel = json.loads((work / "iter_000" / "selection.json").read_text())
+    assert 1 <= sel["n_selected"] <= 8 and it1["n_train"] == it0["n_train"] + sel["n_selected"]
+    for m in (it0, it1):
+        v = m["validation_top_T"]
+        assert v["n_frames"] == 11
+        # the student learned something: force error well below the force scale itself
+        assert 0 < v["force_rmse_meV_A"] < 0.6 * v["force_rms_teacher_meV_A"]
+        assert set(m["validation_by_T"]) == {"600", "900"}
+        assert set(m["explore_frames_all_SbS4_intact"]) == {"t-Na3SbS4 600 K",
+                                                            "t-Na3SbS4 900 K"}
+    meta = json.loads((work / "student" / "student.json").read_text())
+    assert meta["teacher"]["name"] == TEACHER and meta["elements"] == ["Na", "Sb", "S"]
+    assert meta["converged"] is False and meta["n_train_frames"] == it1["n_train"]
+    assert len(meta["nep_sha256"]) == 64 and "torchnep" in meta["packages"]
+    # every labelled frame carries the teacher's energy, forces and stress
+    frames = read(work / "data" / "initial.extxyz", index=":")
+    assert all(f.get_forces().shape == (16, 3) and f.get_stress().shape == (6,) for f in frames)
+
+
+def test_distill_resumes_without_recomputing(distilled):
+    work, result = distilled
+    stamp = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()}
+    again = distill(["t-Na3SbS4"], work, small_settings())
+    assert [m["n_train"] for m in again.iterations] == [m["n_train"] for m in result.iterations]
+    for p, t in stamp.items():
+        if p.parent.name != "student":  # the final copy is rewritten (same bytes)
+            assert p.stat().st_mtime_ns == t, p
+    assert (work / "student" / "nep.txt").read_bytes() == result.student.read_bytes()
+    with pytest.raises(InputError, match="other settings"):
+        distill(["t-Na3SbS4"], work, small_settings(max_new_per_iteration=9))
+
+
+def test_student_registers_and_runs_md(distilled, tmp_path):
+    work, _ = distilled
+    try:
+        register_student("test-student", work / "student")
+        loaded = load_force_field("test-student")
+        assert loaded.spec.kind == "student" and loaded.weights_sha256
+        by_path = load_force_field(f"nep:{work / 'student' / 'nep.txt'}")
+        assert by_path.spec.elements == ("Na", "Sb", "S") and by_path.spec.kind == "external"
+        assert by_path.weights_sha256 == loaded.weights_sha256
+        from ionraman.md import run_md
+
+        out = run_md(get_structure("t-Na3SbS4"), temperature_k=600, time_ps=0.04,
+                     force_field=loaded, equilibration_ps=0.0, out=tmp_path / "s.h5", quiet=True)
+        from ionraman.trajectory import Trajectory
+
+        with Trajectory(out) as t:
+            assert len(t) == 5 and t.metadata["force_field"]["kind"] == "student"
+    finally:
+        _REGISTRY.pop("test-student", None)
+
+
+def test_label_frames_resumes_after_a_crash(tmp_path):
+    base = get_structure("t-Na3SbS4")
+    rng = np.random.default_rng(1)
+    frames = []
+    for _ in range(7):
+        a = base.copy()
+        a.positions += rng.normal(0, 0.05, a.positions.shape)
+        frames.append(a)
+    teacher = load_force_field(TEACHER)
+    out = tmp_path / "lab.extxyz"
+    full = label_frames(frames, out, teacher, chunk=3)
+    text = out.read_text()
+    # keep the first chunk only, as if the process died while labelling the second
+    first3 = "".join(text.splitlines(keepends=True)[: 3 * (len(base) + 2)])
+    out.write_text(first3)
+    calls = []
+
+    def counting_teacher():
+        calls.append(1)
+        return teacher
+
+    again = label_frames(frames, out, counting_teacher, chunk=3)
+    assert calls == [1] and len(again) == 7
+    for a, b in zip(full, again, strict=True):
+        assert np.allclose(a.get_forces(), b.get_forces(), atol=1e-6)
+    with pytest.raises(InputError, match="other structures"):
+        label_frames(frames[::-1], out, teacher)
+
+
+def test_cli_distill_bad_structure_is_one_line_error(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "ionraman.cli", "forcefield", "distill", "no-such-phase",
+         "--out", str(tmp_path / "d")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 2
+    assert res.stderr.strip().startswith("error: no-such-phase") and "Traceback" not in res.stderr
