@@ -326,6 +326,30 @@ def polarizability_predict(
     )
 
 
+reference_app = typer.Typer(
+    help="Reference (first-principles) polarizabilities: label structures with DFT.",
+    no_args_is_help=True,
+)
+app.add_typer(reference_app, name="reference")
+
+
+@reference_app.command(
+    "label",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                      "help_option_names": []},
+    add_help_option=False,
+)
+def reference_label(ctx: typer.Context) -> None:
+    """Label SNAPSHOTS.extxyz with DFT ε∞ and α (resumable): ``ionraman reference label
+    SNAPSHOTS.extxyz --code qe --out DIR [--kpts 2 2 2 --ecutwfc 44 ...]``; ``--help`` lists
+    the options."""
+    from ionraman.polarizability.reference.labels import label_main
+
+    code = label_main(list(ctx.args))
+    if code:
+        raise typer.Exit(code=code)
+
+
 forcefield_app = typer.Typer(
     help="Force fields: list them; distil a fast NEP student from a universal teacher.",
     no_args_is_help=True,

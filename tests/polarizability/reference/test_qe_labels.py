@@ -173,13 +173,17 @@ def test_bad_inputs_are_input_errors(fake_qe: Path, tmp_path: Path) -> None:
 
 
 def test_command_line_entry_point(fake_qe: Path, tmp_path: Path) -> None:
+    from ionraman.cli import main as cli_main
+
     src = tmp_path / "in.extxyz"
     write(src, _frames()[:1], format="extxyz")
-    code = labels.main([str(src), str(tmp_path / "o.extxyz"), str(tmp_path / "w"),
-                        "--ranks", "1", "--npool", "1", "--ecutwfc", "40", "--kpts", "3", "3", "3"])
+    code = cli_main(["reference", "label", str(src), "--code", "qe", "--out", str(tmp_path / "o"),
+                     "--ranks", "1", "--npool", "1", "--ecutwfc", "40", "--kpts", "3", "3", "3"])
     assert code == 0
-    (atoms,) = read(tmp_path / "o.extxyz", index=":")
+    (atoms,) = read(tmp_path / "o" / labels.OUTPUT_NAME, index=":")
     assert "ecut=40.0Ry k=3x3x3s" in atoms.info["REF_source"]
+    assert cli_main(["reference", "label", str(src), "--code", "vasp", "--out",
+                     str(tmp_path / "o")]) == 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -489,26 +489,5 @@ def label_main(argv: list[str] | None = None) -> int:
     return 3 if report.pending else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Older positional form ``IN OUT WORKDIR [options]`` (kept for scripts that call it).
-
-    Same options as :func:`label_main`; the output file and work directory are given directly.
-    """
-    p = argparse.ArgumentParser(description="Label structures with QE DFPT polarizabilities.")
-    p.add_argument("extxyz_in")
-    p.add_argument("out_extxyz")
-    p.add_argument("workdir")
-    _add_settings_arguments(p)
-    args = p.parse_args(argv)
-    with _sigterm_as_exit():
-        report = label_structures(
-            args.extxyz_in, args.out_extxyz, args.workdir, _settings_from_args(args),
-            indices=args.indices, retry_failed=args.retry_failed, pseudo_cache=args.pseudo_cache,
-            log=sys.stdout, max_new=args.max_new,
-        )
-    print(json.dumps(report.to_json(), indent=1))
-    return 0 if not report.failed else 1
-
-
 if __name__ == "__main__":
     raise SystemExit(label_main())
