@@ -1,0 +1,50 @@
+"""Student-vs-teacher comparison tools against analytic cases."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ionraman.conventions import SPEED_OF_LIGHT_CM_S
+from ionraman.forcefields.validation import partial_rdf, vdos
+from ionraman.structures import get_structure
+from ionraman.trajectory import TrajectoryWriter
+
+
+def _store(path, atoms, positions, velocities, dt_fs):
+    with TrajectoryWriter(path, atoms.numbers, velocities=True,
+                          metadata={"sampling_interval_fs": dt_fs}) as w:
+        for k, (p, v) in enumerate(zip(positions, velocities, strict=True)):
+            w.append(p, atoms.cell.array, (k + 1) * dt_fs, velocities=v)
+    return path
+
+
+def test_rdf_first_shell_integrates_to_the_coordination_number(tmp_path):
+    atoms = get_structure("t-Na3SbS4", supercell=2)
+    n = 3
+    pos = np.repeat(atoms.positions[None], n, axis=0)
+    store = _store(tmp_path / "static.h5", atoms, pos, np.zeros_like(pos), 10.0)
+    g = partial_rdf(store, [("Sb", "S")], r_max=4.0, dr=0.01)
+    r = g["r_A"]
+    rho_s = np.sum(atoms.numbers == 16) / atoms.get_volume()
+    shell = (r > 2.0) & (r < 2.7)
+    cn = np.sum(4 * np.pi * r[shell] ** 2 * rho_s * g["Sb-S"][shell] * 0.01)
+    assert abs(cn - 4.0) < 0.05  # every Sb has four S at 2.35 Å
+
+
+def test_vdos_peaks_at_the_oscillator_frequency(tmp_path):
+    atoms = get_structure("c-Na3SbS4")
+    nu0 = 300.0  # cm^-1
+    dt_fs = 5.0
+    t = np.arange(4000) * dt_fs * 1e-15
+    w = 2 * np.pi * nu0 * SPEED_OF_LIGHT_CM_S
+    rng = np.random.default_rng(0)
+    phase = rng.uniform(0, 2 * np.pi, (len(atoms), 3))
+    amp = 0.05  # Å
+    disp = amp * np.sin(w * t[:, None, None] + phase[None])
+    vel = amp * w * np.cos(w * t[:, None, None] + phase[None]) * 1e-15  # Å/fs
+    store = _store(tmp_path / "osc.h5", atoms, atoms.positions[None] + disp, vel, dt_fs)
+    d = vdos(store, segment_ps=5.0)
+    nu = d["nu_cm1"]
+    peak = nu[np.argmax(d["total"])]
+    assert abs(peak - nu0) <= nu[1] - nu[0]
+    assert abs(np.trapezoid(d["Na"], nu) - 1.0) < 1e-9  # normalised per species
