@@ -25,8 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {
-    "w900": ("c-Na3SbS4:W0.125", 1, 900.0, 6.0),
-    "w700": ("c-Na3SbS4:W0.125", 1, 700.0, 6.0),
+    "w900": ("c-Na3SbS4:W0.125", None, 900.0, 6.0),
+    "w700": ("c-Na3SbS4:W0.125", None, 700.0, 6.0),
     "t500": ("t-Na3SbS4", 2, 500.0, 2.0),
     "c500": ("c-Na3SbS4", 2, 500.0, 2.0),
 }
@@ -39,12 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     from ionraman.structures import get_structure
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--student", required=True, help="registered name or nep:/path/nep.txt")
+    ap.add_argument("--student", help="registered name or nep:/path/nep.txt")
+    ap.add_argument("--teacher-only", action="store_true",
+                    help="only run the teacher MD (before the student exists)")
     ap.add_argument("--teacher", default="sevenn-mf0-r2scan")
     ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "validate_student")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    if not args.student and not args.teacher_only:
+        ap.error("--student is required unless --teacher-only")
 
     rows = []
     for case in args.cases:
@@ -53,17 +57,24 @@ def main(argv: list[str] | None = None) -> int:
         cdir = args.out / case
         cdir.mkdir(parents=True, exist_ok=True)
         stores = {}
-        for who, ff in (("student", args.student), ("teacher", args.teacher)):
+        sides = [("teacher", args.teacher)]
+        if not args.teacher_only:
+            sides.insert(0, ("student", args.student))
+        for who, ff in sides:
             stores[who] = cdir / f"{who}.h5"
             print(f"{case}: {who} MD {name} ({len(atoms)} atoms) {temp:g} K {ps:g} ps", flush=True)
             run_md(atoms, temperature_k=temp, time_ps=ps, force_field=ff, equilibration_ps=0.5,
                    sample_every_fs=10, seed=21, out=stores[who], quiet=True, threads=args.threads,
                    checkpoint_every_steps=250)
+        if args.teacher_only:
+            continue
         res = compare_student_teacher(stores["student"], stores["teacher"], cdir / "compare",
                                       label=f"{name} {temp:g} K")
         rows.append((case, name, len(atoms), temp, ps, res))
         print(json.dumps({k: v for k, v in res.items() if k != "files"}, default=str), flush=True)
 
+    if args.teacher_only:
+        return 0
     lines = [
         f"Student `{args.student}` vs teacher `{args.teacher}` "
         f"({load_force_field(args.student).weights_sha256[:12]}…)",
