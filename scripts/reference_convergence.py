@@ -7,6 +7,7 @@ Four MD snapshots of the 16-atom t-Na3SbS4 cell (600 and 900 K, from
     ref   shifted 2×2×2, 44 Ry   (the production candidate)
     e55   shifted 2×2×2, 55 Ry
     k3    shifted 3×3×3, 44 Ry
+    k1    shifted 1×1×1 (the single k-point ½,½,½), 44 Ry
 
 through the resumable labelling job (:mod:`ionraman.polarizability.reference.labels`), in the same
 work directory as the production labels (``out/dft/label_work``), so that the reference runs are
@@ -32,6 +33,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,7 @@ SETTINGS = {
     "ref": QESettings(kpts=(2, 2, 2), ecutwfc_ry=44.0),
     "e55": QESettings(kpts=(2, 2, 2), ecutwfc_ry=55.0),
     "k3": QESettings(kpts=(3, 3, 3), ecutwfc_ry=44.0),
+    "k1": QESettings(kpts=(1, 1, 1), ecutwfc_ry=44.0),  # one k-point at (½,½,½): 4× cheaper
 }
 SUPERCELL_SETTINGS = {"sc_k122": QESettings(kpts=(1, 2, 2), ecutwfc_ry=44.0)}
 VOIGT = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
@@ -257,7 +260,13 @@ def main(argv: list[str] | None = None) -> int:
                         "(early δα estimate from a subset)")
     p.add_argument("--first-only", action="store_true",
                    help="run only the --first snapshots (skip the remaining round)")
+    p.add_argument("--ranks", type=int, default=None,
+                   help="MPI ranks (= pools) per run; execution only, labels unchanged")
     args = p.parse_args(argv)
+    if args.ranks:
+        for table in (SETTINGS, SUPERCELL_SETTINGS):
+            for key, s in table.items():
+                table[key] = replace(s, mpi_ranks=args.ranks, npool=args.ranks)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.analyse:
         report()
