@@ -300,8 +300,12 @@ def load_force_field(
         if spec is None:
             raise InputError(_unknown_message(name))
 
+    # Models that do not run on torch (NEP via calorine) never import it: importing torch and
+    # toggling its deterministic mode costs seconds per process.
+    uses_torch = spec.kind == "custom" or "torch" in spec.packages
     n_threads = threads if threads is not None else spec.default_threads
-    _set_threads(n_threads)
+    if uses_torch:
+        _set_threads(n_threads)
 
     weights = spec.weights_path()
     if weights is not None and not weights.is_file():
@@ -319,7 +323,7 @@ def load_force_field(
     # User factories get ``device`` only when they name it (a bare **kwargs may not expect it).
     takes_device = "device" in accepted if accepted is not None else spec.kind != "custom"
     if takes_device:
-        kwargs.setdefault("device", _resolve_device(device))
+        kwargs.setdefault("device", _resolve_device(device) if uses_torch else "cpu")
     if weights is not None and (accepted is None or "weights" in accepted):
         kwargs.setdefault("weights", weights)
     calc = _call_factory(spec, kwargs)
