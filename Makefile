@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/ionraman demo --out out/demo
+	$(VENV)/bin/ionraman demo    # = ionraman run examples/na-thioantimonates.toml
 
 test: setup
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -442,25 +442,18 @@ def list_structures_cmd() -> None:
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("out/demo"),
-    time: Annotated[str, typer.Option("--time", help="Production MD length.")] = "2ps",
-    equilibration: Annotated[str, typer.Option("--equilibration")] = "0.5ps",
-    alpha_model: Annotated[
-        Path | None, typer.Option("--alpha-model", help="Bond-polarizability model JSON.")
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run directory (default: from the config).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Run the embedded default example (W-doped c-Na3SbS4, 800 K) end to end (~6 min)."""
+    """Run the embedded default screening example (three Na thioantimonates, 600-900 K)."""
     from ionraman.examples import run_demo
-    from ionraman.md import parse_time_ps
 
-    run_demo(
-        out,
-        production_ps=parse_time_ps(time),
-        equilibration_ps=parse_time_ps(equilibration),
-        alpha_model=alpha_model,
-        quiet=quiet,
-    )
+    result = run_demo(out, quiet=quiet)
+    _echo(result.summary_text())
+    if not result.ok:
+        raise typer.Exit(code=1)
 
 
 def main(argv: list[str] | None = None) -> int:

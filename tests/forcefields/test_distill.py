@@ -89,8 +89,12 @@ def test_distill_loop_files_errors_and_provenance(distilled):
         # the student learned something: force error well below the force scale itself
         assert 0 < v["force_rmse_meV_A"] < 0.6 * v["force_rms_teacher_meV_A"]
         assert set(m["validation_by_T"]) == {"600", "900"}
-        assert set(m["explore_frames_all_SbS4_intact"]) == {"t-Na3SbS4 600 K",
-                                                            "t-Na3SbS4 900 K"}
+        assert set(m["framework_student"]) == {"t-Na3SbS4 600 K", "t-Na3SbS4 900 K"}
+        assert set(m["framework_teacher"]["t-Na3SbS4 900 K"]) == {"all_SbS4_intact",
+                                                                  "no_S_S_bond"}
+        # the student's own 900 K frames, labelled by the teacher (4 requested)
+        own = m["student_frames_top_T"]
+        assert own["n_frames"] == 4 and own["force_rmse_meV_A"] > 0
     meta = json.loads((work / "student" / "student.json").read_text())
     assert meta["teacher"]["name"] == TEACHER and meta["elements"] == ["Na", "Sb", "S"]
     assert meta["converged"] is False and meta["n_train_frames"] == it1["n_train"]
@@ -111,6 +115,11 @@ def test_distill_resumes_without_recomputing(distilled):
     assert (work / "student" / "nep.txt").read_bytes() == result.student.read_bytes()
     with pytest.raises(InputError, match="other settings"):
         distill(["t-Na3SbS4"], work, small_settings(max_new_per_iteration=9))
+    # the stopping rule may change on resume: a looser target stops at the first iteration
+    loose = distill(["t-Na3SbS4"], work, small_settings(force_rmse_target_meV_A=1e4,
+                                                        stability_tolerance=1.0,
+                                                        bond_tolerance=1.0))
+    assert loose.converged and len(loose.iterations) == 1
 
 
 def test_student_registers_and_runs_md(distilled, tmp_path):

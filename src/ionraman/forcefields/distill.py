@@ -62,6 +62,11 @@ NEP_ELEMENT_ORDER = ("Na", "Ag", "Li", "K", "Sb", "P", "W", "Ge", "Sn", "Si", "S
 """Preferred element order of a student's ``type`` line (others follow alphabetically)."""
 
 
+STOPPING_RULE_FIELDS = ("max_iterations", "force_rmse_target_meV_A", "stability_tolerance",
+                        "bond_tolerance", "check_frames")
+"""Settings a resumed run may change (they decide when to stop, not what was computed)."""
+
+
 @dataclass(frozen=True)
 class DistillSettings:
     """Everything that defines a distillation run.
@@ -102,8 +107,15 @@ class DistillSettings:
         below this (meV/Å), its MD in the last exploration did not fail, and (for Sb compounds) the
         fraction of its MD frames with every SbS4 tetrahedron intact is no more than
         ``stability_tolerance`` below the teacher's in the validation MD at the same temperature.
-    stability_tolerance
+        It must also hold on ``check_frames`` frames per system taken from the student's own MD at
+        the highest temperature and labelled by the teacher (a student can be accurate on
+        teacher-like frames and still drift into configurations the teacher would never visit),
+        and the fraction of the student's frames with S–S bonds (< 2.6 Å) may not exceed the
+        teacher's by more than ``bond_tolerance``.
+    stability_tolerance, bond_tolerance
         See ``force_rmse_target_meV_A``.
+    check_frames
+        Student frames per system labelled for the check above.
     hyper
         :class:`~ionraman.forcefields.nep.NEPHyperparameters` of the first training.
     finetune_epochs
@@ -133,6 +145,8 @@ class DistillSettings:
     max_iterations: int = 4
     force_rmse_target_meV_A: float = 80.0
     stability_tolerance: float = 0.1
+    bond_tolerance: float = 0.0
+    check_frames: int = 4
     hyper: NEPHyperparameters = field(default_factory=NEPHyperparameters)
     finetune_epochs: int = 80
     seed: int = 0
@@ -168,6 +182,14 @@ class DistillSettings:
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["hyper"] = self.hyper.as_dict()
+        return d
+
+    def data_fingerprint(self) -> dict[str, Any]:
+        """The settings that determine the data and models made so far; the stopping rule
+        (targets, tolerances, iteration limit) may change when a run is resumed."""
+        d = self.as_dict()
+        for key in STOPPING_RULE_FIELDS:
+            d.pop(key, None)
         return d
 
 
@@ -341,7 +363,6 @@ class _Distiller:
         symbols = {sym for a in systems.values() for sym in a.get_chemical_symbols()}
         self.elements = element_order(sorted(symbols))
         self._teacher: LoadedForceField | None = None
-        self._teacher_stability: dict[str, float] | None = None
 
     # -- teacher and MD
     def teacher(self) -> LoadedForceField:
@@ -471,22 +492,22 @@ class _Distiller:
                 }
                 metrics.update(self.explore(nep, idir))
                 write_json_atomic(metrics_file, metrics)
+            metrics.update(self.checks(nep, idir))
             iterations.append(metrics)
             rmse = metrics["validation_top_T"]["force_rmse_meV_A"]
+            rmse_own = metrics["student_frames_top_T"]["force_rmse_meV_A"]
             self.say(
-                f"iteration {it}: force RMSE {rmse:.1f} meV/Å at {t_top:g} K (target "
+                f"iteration {it}: force RMSE {rmse:.1f} meV/Å on teacher frames and "
+                f"{rmse_own:.1f} meV/Å on the student's own frames at {t_top:g} K (target "
                 f"{s.force_rmse_target_meV_A:g}), student MD failures "
                 f"{metrics['explore_failures']}"
             )
             previous = nep
-            unstable = [
-                k for k, v in metrics["explore_frames_all_SbS4_intact"].items()
-                if v < self.teacher_stability().get(k, 0.0) - s.stability_tolerance
-            ]
-            if unstable:
-                self.say(f"iteration {it}: student less stable than the teacher in {unstable}")
-            if (rmse < s.force_rmse_target_meV_A and not metrics["explore_failures"]
-                    and not unstable):
+            problems = self.framework_problems(metrics)
+            if problems:
+                self.say(f"iteration {it}: framework worse than the teacher's: {problems}")
+            if (max(rmse, rmse_own) < s.force_rmse_target_meV_A
+                    and not metrics["explore_failures"] and not problems):
                 converged = True
                 break
             if it + 1 == s.max_iterations:
@@ -499,31 +520,78 @@ class _Distiller:
         student = self.finish(previous, iterations, converged, len(train))
         return DistillResult(student, converged, iterations, self.workdir)
 
-    def teacher_stability(self) -> dict[str, float]:
-        """Fraction of teacher validation frames with every SbS4 intact, per system and T."""
+    def framework(self, kind: str, iteration_dir: Path | None = None) -> dict[str, dict]:
+        """Per system and T: fraction of frames with every SbS4 intact and with no S–S bond,
+        for the teacher's validation MD (``kind="teacher"``) or a student exploration."""
         from ionraman.md.sanity import trajectory_tetrahedra_intact
 
-        if self._teacher_stability is None:
-            out: dict[str, float] = {}
-            for name, atoms in self.systems.items():
-                if "Sb" not in atoms.get_chemical_symbols():
+        out: dict[str, dict] = {}
+        for name, atoms in self.systems.items():
+            if not {"Sb", "S"} <= set(atoms.get_chemical_symbols()):
+                continue
+            for temp in self.s.temperatures_k:
+                path = (self.workdir / "md" / "validation" if kind == "teacher"
+                        else iteration_dir / "explore") / f"{name}_{temp:g}K.h5"
+                if not path.exists():
                     continue
-                for temp in self.s.temperatures_k:
-                    path = self.workdir / "md" / "validation" / f"{name}_{temp:g}K.h5"
-                    tet = trajectory_tetrahedra_intact(path)
-                    out[f"{name} {temp:g} K"] = float(np.mean(tet["intact_fraction"] == 1.0))
-            self._teacher_stability = out
-        return self._teacher_stability
+                tet = trajectory_tetrahedra_intact(path)
+                out[f"{name} {temp:g} K"] = {
+                    "all_SbS4_intact": float(np.mean(tet["intact_fraction"] == 1.0)),
+                    "no_S_S_bond": float(np.mean(tet["n_ligand_bonds"] == 0)),
+                }
+        return out
+
+    def checks(self, nep: Path, idir: Path) -> dict[str, Any]:
+        """Stopping-rule checks of an iteration (cached in ``checks.json``)."""
+        cfile = idir / "checks.json"
+        if cfile.exists():
+            cached = json.loads(cfile.read_text())
+            if cached.get("check_frames") == self.s.check_frames:
+                return cached["checks"]
+        t_top = max(self.s.temperatures_k)
+        frames: list[Atoms] = []
+        for name in self.systems:
+            path = idir / "explore" / f"{name}_{t_top:g}K.h5"
+            if not path.exists():
+                continue
+            got = _trajectory_frames(path, self.s.explore_every_fs)
+            picks = np.linspace(len(got) // 2, len(got) - 1, self.s.check_frames).round()
+            for k in np.unique(picks.astype(int)):
+                got[k].info.update(system=name, temperature_k=t_top, kind="student-check")
+                frames.append(got[k])
+        labelled = label_frames(frames, idir / "student_frames_labelled.extxyz", self.teacher,
+                                log=self.log)
+        checks = {
+            "student_frames_top_T": student_errors(nep, labelled),
+            "framework_student": self.framework("student", idir),
+            "framework_teacher": self.framework("teacher"),
+        }
+        write_json_atomic(cfile, {"check_frames": self.s.check_frames, "checks": checks})
+        return checks
+
+    def framework_problems(self, metrics: dict[str, Any]) -> list[str]:
+        """Systems/temperatures where the student's framework is less intact than the teacher's."""
+        s = self.s
+        problems = []
+        for key, st in metrics["framework_student"].items():
+            te = metrics["framework_teacher"].get(key)
+            if te is None:
+                continue
+            if st["all_SbS4_intact"] < te["all_SbS4_intact"] - s.stability_tolerance:
+                problems.append(f"{key}: SbS4 intact {st['all_SbS4_intact']:.2f} vs "
+                                f"{te['all_SbS4_intact']:.2f}")
+            if st["no_S_S_bond"] < te["no_S_S_bond"] - s.bond_tolerance:
+                problems.append(f"{key}: frames without S–S bonds {st['no_S_S_bond']:.2f} vs "
+                                f"{te['no_S_S_bond']:.2f}")
+        return problems
 
     def explore(self, nep: Path, idir: Path) -> dict[str, Any]:
         """Student MD at every temperature; candidate frames → ``candidates.extxyz``."""
         from ionraman.md.runner import failed_structure_path
-        from ionraman.md.sanity import trajectory_tetrahedra_intact
 
         s = self.s
         candidates: list[Atoms] = []
         failures: list[str] = []
-        stability: dict[str, float] = {}
         loaded = load_force_field(f"nep:{nep.resolve()}")
         for name in self.systems:
             for temp in s.temperatures_k:
@@ -545,14 +613,9 @@ class _Distiller:
                     for f in _trajectory_frames(out, s.explore_every_fs):
                         f.info.update(system=name, temperature_k=temp, kind="explore")
                         candidates.append(f)
-                    if "Sb" in self.systems[name].get_chemical_symbols():
-                        tet = trajectory_tetrahedra_intact(out)
-                        stability[label] = float(np.mean(tet["intact_fraction"] == 1.0))
         with atomic_path(idir / "candidates.extxyz") as tmp:
             write(tmp, candidates, format="extxyz")
-        return {"explore_failures": failures, "explore_frames": len(candidates),
-                "explore_frames_all_SbS4_intact": stability,
-                "teacher_frames_all_SbS4_intact": self.teacher_stability()}
+        return {"explore_failures": failures, "explore_frames": len(candidates)}
 
     def select_and_label(self, nep: Path, idir: Path, train_file: Path) -> list[Atoms]:
         selected = idir / "selected.extxyz"
@@ -683,7 +746,7 @@ def distill(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     record = {
-        "settings": settings.as_dict(),
+        "settings": settings.data_fingerprint(),
         "systems": {k: {"formula": v.get_chemical_formula(), "n_atoms": len(v),
                         "cell": v.cell.array.round(6).tolist()} for k, v in systems.items()},
         "seed_trajectories": [str(p) for p in seeds],
@@ -692,6 +755,8 @@ def distill(
     sfile = workdir / "settings.json"
     if sfile.exists():
         old = json.loads(sfile.read_text())
+        for key in STOPPING_RULE_FIELDS:  # also in records written before they were excluded
+            old.get("settings", {}).pop(key, None)
         if old != record:
             raise InputError(
                 f"{workdir} was started with other settings or structures ({sfile}); use "

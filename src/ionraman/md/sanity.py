@@ -67,13 +67,19 @@ def trajectory_tetrahedra_intact(
     cutoff: float = 3.0,
     coordination: int = 4,
     every: int = 1,
+    ligand_bond_A: float = 2.6,
 ) -> pd.DataFrame:
     """:func:`tetrahedra_intact` for every ``every``-th frame of a trajectory store.
+
+    Also counts ligand–ligand bonds (pairs of ``ligand`` atoms closer than ``ligand_bond_A``:
+    S–S bonds are 2.0–2.1 Å, non-bonded S–S contacts in thioantimonates > 3.3 Å), the signature
+    of a framework decomposing into polysulfides.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``frame``, ``time_ps``, ``intact_fraction``, ``n_defective``.
+        Columns ``frame``, ``time_ps``, ``intact_fraction``, ``n_defective``,
+        ``n_ligand_bonds``.
     """
     from ionraman.trajectory import open_trajectory
 
@@ -86,5 +92,10 @@ def trajectory_tetrahedra_intact(
             atoms = traj.get_atoms(idx)
             cn = coordination_numbers(atoms, center, ligand, cutoff)
             ok = cn == coordination
-            rows.append((idx, times[idx] / FS_PER_PS, float(ok.mean()), int((~ok).sum())))
-    return pd.DataFrame(rows, columns=["frame", "time_ps", "intact_fraction", "n_defective"])
+            sym = np.asarray(atoms.get_chemical_symbols())
+            i, j = neighbor_list("ij", atoms, ligand_bond_A, self_interaction=False)
+            n_ll = int(np.sum((sym[i] == ligand) & (sym[j] == ligand)) // 2)
+            rows.append((idx, times[idx] / FS_PER_PS, float(ok.mean()), int((~ok).sum()), n_ll))
+    return pd.DataFrame(
+        rows, columns=["frame", "time_ps", "intact_fraction", "n_defective", "n_ligand_bonds"]
+    )
