@@ -97,7 +97,11 @@ def test_distill_loop_files_errors_and_provenance(distilled):
         assert own["n_frames"] == 4 and own["force_rmse_meV_A"] > 0
     meta = json.loads((work / "student" / "student.json").read_text())
     assert meta["teacher"]["name"] == TEACHER and meta["elements"] == ["Na", "Sb", "S"]
-    assert meta["converged"] is False and meta["n_train_frames"] == it1["n_train"]
+    assert meta["converged"] is False and meta["chosen_iteration"] in (0, 1)
+    chosen = result.iterations[meta["chosen_iteration"]]
+    assert meta["n_train_frames"] == chosen["n_train"]
+    best = work / f"iter_{meta['chosen_iteration']:03d}" / "nep" / "nep_best.txt"
+    assert result.student.read_bytes() == best.read_bytes()
     assert len(meta["nep_sha256"]) == 64 and "torchnep" in meta["packages"]
     # every labelled frame carries the teacher's energy, forces and stress
     frames = read(work / "data" / "initial.extxyz", index=":")

@@ -517,7 +517,16 @@ class _Distiller:
                 self.say("no frame of the student MD extends the training set; stopping")
                 break
             train += new
-        student = self.finish(previous, iterations, converged, len(train))
+        chosen = len(iterations) - 1
+        if not converged:  # keep the best student, not merely the last one
+            chosen = min(range(len(iterations)), key=lambda k: (
+                len(self.framework_problems(iterations[k])),
+                max(iterations[k]["validation_top_T"]["force_rmse_meV_A"],
+                    iterations[k]["student_frames_top_T"]["force_rmse_meV_A"])))
+            self.say(f"not converged; keeping the student of iteration {chosen}")
+        nep_chosen = self.workdir / f"iter_{chosen:03d}" / "nep" / "nep_best.txt"
+        n_train = iterations[chosen]["n_train"]
+        student = self.finish(nep_chosen, iterations, converged, n_train, chosen)
         return DistillResult(student, converged, iterations, self.workdir)
 
     def framework(self, kind: str, iteration_dir: Path | None = None) -> dict[str, dict]:
@@ -646,9 +655,8 @@ class _Distiller:
         self.say(f"selected {len(frames)} new frames; labelling with the teacher")
         return label_frames(frames, labelled, self.teacher, log=self.log) if frames else []
 
-    def finish(self, nep: Path | None, iterations: list[dict[str, Any]], converged: bool,
-               n_train: int) -> Path:
-        assert nep is not None
+    def finish(self, nep: Path, iterations: list[dict[str, Any]], converged: bool,
+               n_train: int, chosen: int) -> Path:
         out = self.workdir / "student"
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / "nep.txt") as tmp:
@@ -666,6 +674,7 @@ class _Distiller:
             "seed_trajectories": [str(p) for p in self.seed_trajectories],
             "n_train_frames": n_train,
             "converged": converged,
+            "chosen_iteration": chosen,
             "iterations": iterations,
             "nep_sha256": file_sha256(out / "nep.txt"),
             "packages": package_versions(("torchnep", "calorine")),
