@@ -396,6 +396,9 @@ def forcefield_distill(
     ] = 80.0,
     epochs: Annotated[int, typer.Option(help="Epochs of the first training.")] = 150,
     finetune_epochs: Annotated[int, typer.Option(help="Epochs of later trainings.")] = 80,
+    zbl: Annotated[
+        float | None, typer.Option(help="Add ZBL repulsion below this distance, A (e.g. 1.8).")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int, typer.Option(help="torch threads (teacher, training).")] = 1,
 ) -> None:
@@ -417,7 +420,7 @@ def forcefield_distill(
         max_iterations=max_iterations,
         max_new_per_iteration=max_new,
         force_rmse_target_meV_A=target_force_rmse,
-        hyper=replace(NEPHyperparameters(), epochs=epochs),
+        hyper=replace(NEPHyperparameters(), epochs=epochs, zbl_outer_A=zbl),
         finetune_epochs=finetune_epochs,
         seed=seed,
         threads=threads,

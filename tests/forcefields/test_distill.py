@@ -68,6 +68,9 @@ def test_nep_header_and_hyperparameters(tmp_path):
     text = NEPHyperparameters(epochs=10, stage2_epochs=5).nep_in(["Na", "Sb", "S"])
     assert text.splitlines()[0] == "type 3 Na Sb S"
     assert "epoch 15" in text and "start_stage2 11" in text
+    assert "zbl 1.8" in NEPHyperparameters(zbl_outer_A=1.8).nep_in(["Na", "S"])
+    with pytest.raises(InputError, match="zbl"):
+        NEPHyperparameters(zbl_outer_A=5.0)
     with pytest.raises(InputError, match="cutoffs"):
         NEPHyperparameters(cutoff_radial_A=4.0, cutoff_angular_A=5.0)
     assert element_order(["S", "W", "Na", "Sb", "Zr"]) == ["Na", "Sb", "W", "S", "Zr"]

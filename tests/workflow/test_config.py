@@ -32,16 +32,19 @@ def test_examples_validate_and_prepare(name):
     w = cands[labels.index("c-Na3SbS4:W0.125")]
     assert w.n_atoms == 126 and "W" in w.elements
     for c in cands:
-        # no distilled student is registered for these chemistries: the universal model
-        assert c.force_field == "sevenn-mf0-r2scan"
+        # force_field "auto": the shipped NEP student where it covers the elements
+        expected = "nep-na-sb-w-s" if set(c.elements) <= {"Na", "Sb", "W", "S"} else (
+            "sevenn-mf0-r2scan")
+        assert c.force_field == expected
         if c.polarizability_model is None:
             assert c.polarizability_note.startswith("skipped: no polarizability model")
 
 
 def test_default_example_settings():
     cfg = load_config(EXAMPLES / "na-thioantimonates.toml")
-    assert cfg.temperatures_K == [600.0, 750.0, 900.0]
-    assert cfg.md.production == pytest.approx(1.5) and cfg.md.equilibration == pytest.approx(0.5)
+    assert cfg.temperatures_K == [500.0, 600.0, 700.0]
+    assert cfg.md.production == pytest.approx(10.0) and cfg.md.equilibration == pytest.approx(1.0)
+    assert cfg.md.force_field == "auto" and cfg.supercell.repeat == (2, 2, 2)
     assert [c.label for c in cfg.candidates] == ["t-Na3SbS4", "c-Na3SbS4", "c-Na3SbS4:W0.125"]
 
 
@@ -189,8 +192,16 @@ def test_auto_force_field_prefers_a_student_covering_the_chemistry(tmp_path):
         unregister_force_field("test-student-nasbs")
     assert cands[0].force_field == "test-student-nasbs"
     assert cands[0].force_field_note.startswith("distilled student model")
-    assert cands[1].force_field == "sevenn-mf0-r2scan"  # W is not covered by the student
-    assert cands[1].force_field_note.startswith("universal model")
+    # W is not covered by the test student; the shipped Na-Sb-W-S student covers it
+    assert cands[1].force_field == "nep-na-sb-w-s"
+    body = """
+    temperatures_K = [700]
+    [[candidates]]
+    structure = "c-Na3PS4"
+    """
+    (p_cand,) = prepare(load_config(_write(tmp_path, body)))
+    assert p_cand.force_field == "sevenn-mf0-r2scan"  # no student covers P
+    assert p_cand.force_field_note.startswith("universal model")
 
 
 def test_auto_polarizability_model_uses_a_shipped_model_covering_the_elements(

@@ -94,6 +94,10 @@ class NEPHyperparameters:
         Loss weights of energy, forces and virial in the force-focused first stage.
     stage2_epochs
         Epochs of the energy-focused second stage (0: none).
+    zbl_outer_A
+        Outer cutoff (Å) of a universal ZBL repulsion added below the learned energy (torchnep and
+        GPUMD ``zbl`` keyword; the inner cutoff is half of it), or ``None``. It keeps atoms from
+        collapsing onto each other where the training data have no close contacts.
     """
 
     cutoff_radial_A: float = 6.0
@@ -111,6 +115,7 @@ class NEPHyperparameters:
     lambda_f: float = 1.0
     lambda_v: float = 0.1
     stage2_epochs: int = 0
+    zbl_outer_A: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.cutoff_angular_A <= self.cutoff_radial_A:
@@ -118,6 +123,8 @@ class NEPHyperparameters:
                 f"NEP cutoffs: need 0 < angular ({self.cutoff_angular_A}) ≤ radial "
                 f"({self.cutoff_radial_A}) Å"
             )
+        if self.zbl_outer_A is not None and not 1.0 <= self.zbl_outer_A <= 3.0:
+            raise InputError(f"NEP zbl_outer_A must lie in [1, 3] Å, got {self.zbl_outer_A}")
         for name in ("neuron", "epochs", "batch", "n_max_radial", "n_max_angular"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"NEP {name} must be ≥ 1, got {getattr(self, name)!r}")
@@ -127,6 +134,7 @@ class NEPHyperparameters:
         lines = [
             f"type {len(elements)} {' '.join(elements)}",
             "version 4",
+            *([f"zbl {self.zbl_outer_A:g}"] if self.zbl_outer_A is not None else []),
             f"cutoff {self.cutoff_radial_A:g} {self.cutoff_angular_A:g}",
             f"n_max {self.n_max_radial} {self.n_max_angular}",
             f"basis_size {self.basis_size_radial} {self.basis_size_angular}",

@@ -804,10 +804,13 @@ def resolve_force_field(choice: str, elements: set[str]) -> tuple[str, str]:
 
     if choice != "auto":
         return choice, "as configured"
-    for name in list_force_fields():
-        spec = get_force_field(name)
-        if spec.kind == "student" and spec.elements is not None and elements <= set(spec.elements):
-            return name, f"distilled student model for {'-'.join(sorted(elements))}"
+    covering = [
+        spec for spec in map(get_force_field, list_force_fields())
+        if spec.kind == "student" and spec.elements is not None and elements <= set(spec.elements)
+    ]
+    if covering:  # the most specific student: fewest elements (registration order breaks ties)
+        best = min(covering, key=lambda spec: len(spec.elements or ()))
+        return best.name, f"distilled student model for {'-'.join(sorted(elements))}"
     return DEFAULT_FORCE_FIELD, "universal model (no distilled student covers these elements)"
 
 

@@ -87,6 +87,10 @@ _EXTRAPOLATE_K = 300.0
 # ----------------------------------------------------------------------------------------------
 # result object
 # ----------------------------------------------------------------------------------------------
+FRAMEWORK_WARN = 0.9
+"""Warn when fewer MD frames than this keep the SbS4 framework intact (no S–S bond)."""
+
+
 @dataclass
 class RunResult:
     """What :func:`run` produced.
@@ -163,6 +167,14 @@ class RunResult:
             parts.append(self.correlation.get("summary", ""))
         if self.calibration is not None:
             parts.append(self.calibration.get("summary", ""))
+        if "framework_intact_fraction" in self.results:
+            bad = self.results[self.results["framework_intact_fraction"] < FRAMEWORK_WARN]
+            for _, r in bad.iterrows():
+                parts.append(
+                    f"warning: {r['candidate']} at {r['temperature_K']:g} K: only "
+                    f"{100 * r['framework_intact_fraction']:.0f} % of the MD frames keep every "
+                    "SbS4 intact without S–S bonds (the force field decomposes the framework)"
+                )
         if self.failed:
             parts.append(f"{len(self.failed)} stage(s) failed or blocked:")
             for f in self.failed:

@@ -812,7 +812,7 @@ def _transport_settings(spec: dict[str, Any]) -> dict[str, Any]:
 def _transport(spec: dict[str, Any], upstream: Sequence[dict]):
     (md_res,) = upstream
     settings = _transport_settings(spec)
-    inputs = {"md": (md_res or {}).get("digest"), "settings": settings}
+    inputs = {"md": (md_res or {}).get("digest"), "settings": settings, "framework_check": 1}
 
     def body(ctx: StageContext) -> dict[str, Any]:
         from ionraman.transport import analyse_diffusion
@@ -832,10 +832,27 @@ def _transport(spec: dict[str, Any], upstream: Sequence[dict]):
         row = res.to_dataframe().iloc[0].to_dict()
         row = {k: _plain(v) for k, v in row.items()}
         row["alpha2_max"] = _plain(res.info.get("descriptors", {}).get("alpha2_max"))
+        row["framework_intact_fraction"] = framework_intact_fraction(Path(md_res["dir"]) / "md.h5")
         outputs = [Path(p).name for p in res.files.values()]
         return ctx.finish(sorted(outputs), row)
 
     return body, inputs
+
+
+def framework_intact_fraction(store: Path, max_frames: int = 200) -> float | None:
+    """Fraction of MD frames (up to ``max_frames`` evenly spaced) in which every SbS4 tetrahedron
+    is intact and no S–S bond exists; ``None`` for compounds without Sb and S. A force field
+    that decomposes the polyanion framework makes the run a sample of another material."""
+    from ionraman.md.sanity import trajectory_tetrahedra_intact
+    from ionraman.trajectory import open_trajectory
+
+    with open_trajectory(store) as traj:
+        symbols = set(traj.get_atoms(0).get_chemical_symbols())
+        n = len(traj)
+    if not {"Sb", "S"} <= symbols or n == 0:
+        return None
+    tab = trajectory_tetrahedra_intact(store, every=max(1, n // max_frames))
+    return float(np.mean((tab["intact_fraction"] == 1.0) & (tab["n_ligand_bonds"] == 0)))
 
 
 def _plain(v: Any) -> Any:
@@ -952,6 +969,7 @@ def run_point(
             "mean_residence_time_ps",
             "hop_rate_per_ps_per_ion",
             "alpha2_max",
+            "framework_intact_fraction",
             "n_mobile",
             "volume_A3",
         ):
