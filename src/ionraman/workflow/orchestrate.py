@@ -743,7 +743,10 @@ def _report_stage(
         ),
         "report": cfg.report.model_dump(mode="json"),
         "measured": measured,
-        "failures": [(f["task"], f["stage"], f["status"], f.get("error")) for f in failures],
+        # sorted: tasks of a re-run fail again in whatever order the workers finish them
+        "failures": sorted(
+            (f["task"], f["stage"], f["status"], f.get("error") or "") for f in failures
+        ),
         "version": __version__,
         "config": cfg.model_dump(mode="json", exclude={"base_dir", "out", "cluster"}),
     }
