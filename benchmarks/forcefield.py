@@ -13,8 +13,10 @@ teacher's time per step is the reference (``x teacher`` = teacher ms/step over t
 Force error: ``--frames`` frames of a fresh 432-atom student MD at 700 K (Bussi NVT, 0.5 ps
 equilibration, frames 0.25 ps apart, seed 7: never seen in training) are labelled by the teacher;
 RMSE and MAE of the student's forces per component, in meV/Å, with the teacher's RMS force for
-scale. The student's errors on its own validation set (fresh teacher MD, written by the
-distillation into ``student.json``) are printed beside them.
+scale (:func:`ionraman.forcefields.distill.student_errors`; the labels are kept in
+``fresh_700K_teacher.extxyz`` and reused by a rerun). The student's errors on its own
+validation set (fresh teacher MD, written by the distillation into ``student.json``) are printed
+beside them.
 
 ``--production T`` runs :func:`ionraman.md.run_md` with the student for that long at 700 K on the
 432-atom cell (2 fs, frames every 10 fs, 1 ps equilibration) and reports the wall time and the
@@ -35,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ionraman.forcefields import load_force_field
+from ionraman.forcefields.distill import label_frames, student_errors
 from ionraman.forcefields.nep import shipped_students
 from ionraman.md import parse_time_ps, run_md
 from ionraman.structures import get_structure
@@ -86,30 +89,17 @@ def main(argv: list[str] | None = None) -> None:
 
     with Trajectory(traj) as t:
         frames = [t.get_atoms(i) for i in range(1, len(t))][: args.frames]
-    df, fr = [], []
     t0 = time.perf_counter()
-    for f in frames:
-        f.calc = teacher.calculator
-        ft = f.get_forces().copy()
-        f.calc = student.calculator
-        fs = f.get_forces().copy()
-        df.append(fs - ft)
-        fr.append(ft)
+    labelled = label_frames(frames, out / "fresh_700K_teacher.extxyz", teacher)
     label_s = time.perf_counter() - t0
-    df_a, fr_a = np.concatenate(df).ravel(), np.concatenate(fr).ravel()
-    force = {
-        "n_frames": len(frames),
-        "force_rmse_meV_A": 1e3 * float(np.sqrt(np.mean(df_a**2))),
-        "force_mae_meV_A": 1e3 * float(np.mean(np.abs(df_a))),
-        "force_rms_teacher_meV_A": 1e3 * float(np.sqrt(np.mean(fr_a**2))),
-        "label_seconds": label_s,
-    }
+    force = {**student_errors(student.calculator, labelled), "label_seconds": label_s}
     result = {"timing": rows, "force_700K_432": force, "load_1min_start": load0,
               "load_1min_end": os.getloadavg()[0], "student": student.provenance(),
               "teacher": teacher.provenance()}
     if meta_path and Path(meta_path).exists():
         meta = json.loads(Path(meta_path).read_text())
-        result["student_validation"] = meta["iterations"][-1]["validation_by_T"]
+        shipped = meta["iterations"][meta.get("chosen_iteration", -1)]  # the iteration shipped
+        result["student_validation"] = shipped["validation_by_T"]
 
     if args.production:
         from ionraman.md.sanity import trajectory_tetrahedra_intact

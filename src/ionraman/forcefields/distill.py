@@ -50,6 +50,7 @@ from typing import Any, TextIO
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import BaseCalculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
@@ -328,11 +329,16 @@ def _errors(pred: Sequence[Atoms], ref: Sequence[Atoms]) -> dict[str, float]:
     }
 
 
-def student_errors(nep: str | os.PathLike[str], frames: Sequence[Atoms]) -> dict[str, float]:
-    """Errors of a NEP student on labelled frames (see :func:`_errors`)."""
+def student_errors(
+    model: str | os.PathLike[str] | BaseCalculator, frames: Sequence[Atoms]
+) -> dict[str, float]:
+    """Errors (see :func:`_errors`) of a model on labelled frames.
+
+    ``model`` is a NEP ``nep.txt`` path or any ASE calculator.
+    """
     from ionraman.forcefields.nep import nep_calculator
 
-    calc = nep_calculator(nep)
+    calc = model if isinstance(model, BaseCalculator) else nep_calculator(model)
     pred = []
     for r in frames:
         a = r.copy()
@@ -532,22 +538,18 @@ class _Distiller:
     def framework(self, kind: str, iteration_dir: Path | None = None) -> dict[str, dict]:
         """Per system and T: fraction of frames with every SbS4 intact and with no S–S bond,
         for the teacher's validation MD (``kind="teacher"``) or a student exploration."""
-        from ionraman.md.sanity import trajectory_tetrahedra_intact
+        from ionraman.md.sanity import framework_summary
 
         out: dict[str, dict] = {}
-        for name, atoms in self.systems.items():
-            if not {"Sb", "S"} <= set(atoms.get_chemical_symbols()):
-                continue
+        for name in self.systems:
             for temp in self.s.temperatures_k:
                 path = (self.workdir / "md" / "validation" if kind == "teacher"
                         else iteration_dir / "explore") / f"{name}_{temp:g}K.h5"
-                if not path.exists():
-                    continue
-                tet = trajectory_tetrahedra_intact(path)
-                out[f"{name} {temp:g} K"] = {
-                    "all_SbS4_intact": float(np.mean(tet["intact_fraction"] == 1.0)),
-                    "no_S_S_bond": float(np.mean(tet["n_ligand_bonds"] == 0)),
-                }
+                summary = framework_summary(path) if path.exists() else None
+                if summary is not None:
+                    out[f"{name} {temp:g} K"] = {
+                        k: summary[k] for k in ("all_SbS4_intact", "no_S_S_bond")
+                    }
         return out
 
     def checks(self, nep: Path, idir: Path) -> dict[str, Any]:

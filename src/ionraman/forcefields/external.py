@@ -48,6 +48,7 @@ class ExternalFamily:
     reference: str
     dtype: str = "float32"
     elements: Callable[[Path], tuple[str, ...]] | None = None  # elements a weights file covers
+    torch: bool = True  # runs on torch (threads and device are set through it)
 
 
 def _mace(*, weights: Path, device: str = "cpu", default_dtype: str = "float64", **kw: Any):
@@ -112,6 +113,7 @@ EXTERNAL_FAMILIES: dict[str, ExternalFamily] = {
         "Z. Fan et al., Phys. Rev. B 104, 104309 (2021) (NEP)",
         dtype="float64",
         elements=_nep_elements,
+        torch=False,
     ),
     "mace": ExternalFamily(
         "mace",
@@ -226,6 +228,6 @@ def resolve_external(name: str) -> ForceFieldSpec | None:
         weights=weights,
         elements=fam.elements(weights) if fam.elements else None,
         dtype=fam.dtype,
-        packages=(fam.pip,) if fam.module == "calorine" else (fam.pip, "torch"),
+        packages=(fam.pip, "torch") if fam.torch else (fam.pip,),
         kind="external",
     )

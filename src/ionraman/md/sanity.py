@@ -99,3 +99,41 @@ def trajectory_tetrahedra_intact(
     return pd.DataFrame(
         rows, columns=["frame", "time_ps", "intact_fraction", "n_defective", "n_ligand_bonds"]
     )
+
+
+def framework_summary(
+    path: str | os.PathLike[str], *, max_frames: int | None = None
+) -> dict[str, float] | None:
+    """How intact the SbS4 framework stays along a trajectory store.
+
+    Parameters
+    ----------
+    path
+        Trajectory store.
+    max_frames
+        Look at about this many evenly spaced frames (``None``: every frame).
+
+    Returns
+    -------
+    dict or None
+        Fractions of the frames examined: ``all_SbS4_intact`` (every Sb with four S within
+        3.0 Å), ``no_S_S_bond`` (no S–S pair closer than 2.6 Å) and ``intact_and_no_S_S`` (both);
+        ``None`` for a compound without Sb and S, or an empty store.
+    """
+    from ionraman.trajectory import open_trajectory
+
+    with open_trajectory(path) as traj:
+        n = len(traj)
+        symbols = set(traj.get_atoms(0).get_chemical_symbols()) if n else set()
+    if not {"Sb", "S"} <= symbols:
+        return None
+    every = max(1, n // max_frames) if max_frames else 1
+    tab = trajectory_tetrahedra_intact(path, every=every)
+    intact = tab["intact_fraction"].to_numpy() == 1.0
+    no_ss = tab["n_ligand_bonds"].to_numpy() == 0
+    return {
+        "all_SbS4_intact": float(np.mean(intact)),
+        "no_S_S_bond": float(np.mean(no_ss)),
+        "intact_and_no_S_S": float(np.mean(intact & no_ss)),
+    }
+

@@ -843,16 +843,10 @@ def framework_intact_fraction(store: Path, max_frames: int = 200) -> float | Non
     """Fraction of MD frames (up to ``max_frames`` evenly spaced) in which every SbS4 tetrahedron
     is intact and no S–S bond exists; ``None`` for compounds without Sb and S. A force field
     that decomposes the polyanion framework makes the run a sample of another material."""
-    from ionraman.md.sanity import trajectory_tetrahedra_intact
-    from ionraman.trajectory import open_trajectory
+    from ionraman.md.sanity import framework_summary
 
-    with open_trajectory(store) as traj:
-        symbols = set(traj.get_atoms(0).get_chemical_symbols())
-        n = len(traj)
-    if not {"Sb", "S"} <= symbols or n == 0:
-        return None
-    tab = trajectory_tetrahedra_intact(store, every=max(1, n // max_frames))
-    return float(np.mean((tab["intact_fraction"] == 1.0) & (tab["n_ligand_bonds"] == 0)))
+    summary = framework_summary(store, max_frames=max_frames)
+    return None if summary is None else summary["intact_and_no_S_S"]
 
 
 def _plain(v: Any) -> Any:
