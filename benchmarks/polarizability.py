@@ -47,10 +47,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ionraman.polarizability.bond_model import BondPolarizabilityModel
+from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
 from ionraman.polarizability.models import CartesianTensorModel
+from ionraman.polarizability.models.cartesian import load_labelled
 from ionraman.polarizability.models.neighbours import NEIGHBOUR_BACKEND
 from ionraman.polarizability.models.synthetic import reference_bond_model, synthetic_dataset
+from ionraman.polarizability.scores import VOIGT_NAMES, alpha_scores
 from ionraman.structures import get_structure
 from ionraman.trajectory import TrajectoryWriter
 
@@ -59,26 +61,56 @@ MACE_SCRIPT = textwrap.dedent(
     import json, sys, time
     import h5py, numpy as np
     from ase import Atoms
+    from ase.io import read
     from mace.calculators import MACECalculator
 
-    store, model, n_frames = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    mode, model, src = sys.argv[1], sys.argv[2], sys.argv[3]
+    dtype = "float64" if mode == "predict" else "float32"
     calc = MACECalculator(model_paths=model, model_type="DipolePolarizabilityMACE",
-                          device="cpu", default_dtype="float32")
-    with h5py.File(store, "r", swmr=True) as f:
+                          device="cpu", default_dtype=dtype)
+    if mode == "predict":
+        out = []
+        for atoms in read(src, index=":"):
+            atoms.calc = calc
+            out.append(np.asarray(calc.get_property("polarizability", atoms)).reshape(3, 3).tolist())
+        print(json.dumps({"alpha": out}))
+        sys.exit(0)
+    n_frames = int(sys.argv[4])
+    with h5py.File(src, "r", swmr=True) as f:
         numbers = f["numbers"][()]
         n = min(int(f.attrs["n_frames"]), n_frames)
         pos, cells = f["positions"][:n], f["cells"][:n]
     atoms = Atoms(numbers=numbers, positions=pos[0], cell=cells[0], pbc=True)
     atoms.calc = calc
-    atoms.get_property("polarizability")  # warm-up
+    calc.get_property("polarizability", atoms)  # warm-up
     t0, c0 = time.perf_counter(), time.process_time()
     for k in range(n):
         atoms.set_cell(cells[k]); atoms.positions = pos[k]
-        atoms.get_property("polarizability")
+        calc.get_property("polarizability", atoms)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(json.dumps({"frames": n, "frames_per_s": n / wall, "cpu_s_per_frame": cpu / n}))
     """
 )
+
+
+def _mace(args: argparse.Namespace, *argv: str) -> dict:
+    """Run :data:`MACE_SCRIPT` in the MACE environment; its last stdout line (JSON)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+        fh.write(MACE_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    try:
+        proc = subprocess.run(
+            [args.mace_python, fh.name, argv[0], str(args.mace_model), *argv[1:]],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+    finally:
+        Path(fh.name).unlink()
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-3:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def md_like_frames(n_frames: int, rms_A: float = 0.1, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -122,6 +154,78 @@ def _timed(fn, n_frames: int) -> dict[str, float]:
     }
 
 
+def accuracy(args: argparse.Namespace, report: dict) -> CartesianTensorModel:
+    """Scores of the three models on the held-out split (``report["accuracy"]``); the fitted
+    (or loaded) Cartesian model, reused for the speed part."""
+    train, test = load_labelled(args.train), load_labelled(args.test)
+    ref = np.array([np.asarray(a.info[POLARIZABILITY_KEY]).reshape(3, 3) for a in test])
+    rows: dict[str, dict] = {}
+
+    t0 = time.perf_counter()
+    bond = BondPolarizabilityModel().fit(train)
+    rows["bond-polarizability"] = {
+        **alpha_scores(test, ref, bond.predict_many(test)),
+        "train_s": time.perf_counter() - t0,
+    }
+    if args.model:
+        model = CartesianTensorModel.load(args.model)
+        train_s = float((model.report or {}).get("seconds", float("nan")))
+    else:
+        t0 = time.perf_counter()
+        model = CartesianTensorModel(ensemble_size=args.ensemble)
+        model.fit(train)
+        train_s = time.perf_counter() - t0
+    pred = model.predict(test, dtype="float64")
+    rows["cartesian-tensor"] = {
+        **alpha_scores(test, ref, pred.alpha),
+        "train_s": train_s,
+        "flagged_fraction": pred.flagged_fraction,
+    }
+    if args.mace_python:
+        got = _mace(args, "predict", str(Path(args.test).resolve()))
+        if "alpha" in got:
+            meta_file = Path(args.mace_model).with_name("mace_peer.json")
+            meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+            rows["mace"] = {
+                **alpha_scores(test, ref, np.array(got["alpha"])),
+                "train_s": meta.get("train_wall_s", float("nan")),
+                "n_train_mace": meta.get("n_train"),
+            }
+        else:
+            rows["mace"] = got
+    report["accuracy"] = {
+        "train_file": str(args.train),
+        "test_file": str(args.test),
+        "n_train": len(train),
+        "n_test": len(test),
+        "models": rows,
+    }
+    return model
+
+
+def accuracy_table(acc: dict) -> str:
+    """Markdown table of ``report["accuracy"]``."""
+    head = (
+        "| model | RMSE α xx/yy/zz/yz/xz/xy Å³ | RMSE δα Å³ | R² δα | mean ε∞ rel. err. % "
+        "| train s |\n|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for name, r in acc["models"].items():
+        if "error" in r:
+            lines.append(f"| {name} | failed: {r['error']} | | | | |")
+            continue
+        comps = "/".join(f"{r[f'rmse_{c}_A3']:.2f}" for c in VOIGT_NAMES)
+        lines.append(
+            f"| {name} | {comps} | {r['rmse_delta_A3']:.3f} | {r['r2_delta_alpha']:.3f} | "
+            f"{100 * r['mean_eps_inf_rel_error']:+.2f} | {r['train_s']:.0f} |"
+        )
+    ref = next(iter(acc["models"].values()))
+    return (
+        f"{acc['n_train']} training / {acc['n_test']} held-out structures; RMS of the reference "
+        f"δα {ref.get('rms_delta_ref_A3', float('nan')):.3f} Å³\n" + head + "\n".join(lines)
+    )
+
+
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -133,7 +237,9 @@ def run(args: argparse.Namespace) -> dict:
         "load_average": os.getloadavg(),
         "neighbour_backend": NEIGHBOUR_BACKEND,
     }
-    if args.model:
+    if args.train:
+        model = accuracy(args, report)
+    elif args.model:
         model = CartesianTensorModel.load(args.model)
     else:
         model = CartesianTensorModel(ensemble_size=args.ensemble, max_epochs=30, patience=30)
@@ -173,19 +279,7 @@ def run(args: argparse.Namespace) -> dict:
         )
 
     if args.mace_python:
-        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
-            fh.write(MACE_SCRIPT)
-        proc = subprocess.run(
-            [args.mace_python, fh.name, str(store), str(args.mace_model), str(args.frames)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        Path(fh.name).unlink()
-        if proc.returncode == 0:
-            report["mace"] = json.loads(proc.stdout.strip().splitlines()[-1])
-        else:
-            report["mace"] = {"error": proc.stderr.strip().splitlines()[-1:]}
+        report["mace"] = _mace(args, "speed", str(store), str(args.frames))
     store.unlink()
     (out / "polarizability_bench.json").write_text(json.dumps(report, indent=2))
     return report
@@ -199,15 +293,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-frames", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--ensemble", type=int, default=4, help="members of the fitted model")
-    p.add_argument("--model", help="saved CartesianTensorModel (.pt) instead of a quick fit")
+    p.add_argument("--model", help="saved CartesianTensorModel (.pt) instead of a fit")
+    p.add_argument("--train", help="labelled extxyz: fit the models on it and score them")
+    p.add_argument("--test", help="labelled extxyz scored (held-out split; needs --train)")
     p.add_argument("--mace-python", help="interpreter of a venv with mace-torch")
     p.add_argument("--mace-model", help="AtomicDielectricMACE model file")
     p.add_argument("--out", default=tempfile.gettempdir() + "/ionraman_bench_alpha")
     args = p.parse_args(argv)
     if args.mace_python and not args.mace_model:
         p.error("--mace-python needs --mace-model")
+    if bool(args.train) != bool(args.test):
+        p.error("--train and --test go together")
     report = run(args)
     print(json.dumps(report, indent=2, default=str))
+    if "accuracy" in report:
+        print(accuracy_table(report["accuracy"]))
     return 0
 
 

@@ -4,10 +4,12 @@
 Sources (every snapshot records its own in ``atoms.info``):
 
 * MLFF molecular dynamics (default force field, NVT, Bussi thermostat, 2 fs step) of the 16-atom
-  cells of t-Na3SbS4 and c-Na3SbS4 at 300, 600 and 900 K. Training trajectories (seed 1):
-  1 ps equilibration + 3 ps production; held-out trajectories (seed 101): 1 ps + 1 ps. Snapshots
-  every 0.25 ps of production (≥ 0.2 ps apart, i.e. decorrelated for the fast Raman-active modes;
-  the slow Na hopping is not sampled at these lengths and is not the point of the labels).
+  cells of t-Na3SbS4 and c-Na3SbS4 at 300, 600 and 900 K, and of W-doped cubic Na5SbWS8
+  (``c-Na3SbS4:W0.5``, 15 atoms: one Sb → W, one Na vacancy) at 600 and 900 K. Training
+  trajectories (seed 1): 1 ps equilibration + 3 ps production; held-out trajectories
+  (seed 101): 1 ps + 1 ps. Snapshots every 0.25 ps of production (≥ 0.2 ps apart, i.e.
+  decorrelated for the fast Raman-active modes; the slow Na hopping is not sampled at these
+  lengths and is not the point of the labels).
 * Distorted equilibrium cells: the built-in (experimental) structures rattled (Gaussian, σ given)
   and strained (isotropic ±2 %, uniaxial c +2 %, shear ε_xy = 1 %), a few of them held out.
 
@@ -44,7 +46,11 @@ from ase import Atoms
 from ase.io import write
 
 ROOT = Path(__file__).resolve().parents[1]
-PHASES = ("t-Na3SbS4", "c-Na3SbS4")
+PHASES = ("t-Na3SbS4", "c-Na3SbS4", "c-Na3SbS4:W0.5")
+# W-doped cubic in the 16-atom cell: one of the two Sb replaced by W and one Na vacancy
+# (Na5SbWS8, 15 atoms): WS4 tetrahedra and vacancies next to SbS4 ones, for a polarizability
+# model of the W-doped phase (the screening cell has x = 0.125 over 2x2x2).
+W_PHASE = "c-Na3SbS4:W0.5"
 TEMPERATURES_K = (300, 600, 900)
 FORCE_FIELD = "sevenn-mf0-r2scan"
 TRAIN_SEED, HELDOUT_SEED = 1, 101
@@ -111,7 +117,8 @@ def static_snapshots(phase: str) -> list[Atoms]:
 def md_jobs() -> list[dict]:
     """All MD runs, t-Na3SbS4 at 600/900 K first (the convergence study needs them)."""
     order = [("t-Na3SbS4", 600), ("t-Na3SbS4", 900), ("t-Na3SbS4", 300),
-             ("c-Na3SbS4", 300), ("c-Na3SbS4", 600), ("c-Na3SbS4", 900)]
+             ("c-Na3SbS4", 300), ("c-Na3SbS4", 600), ("c-Na3SbS4", 900),
+             (W_PHASE, 600), (W_PHASE, 900)]
     jobs = [dict(phase=p, temperature_k=t, seed=TRAIN_SEED, time_ps=TRAIN_PS, split="train")
             for p, t in order]
     jobs += [dict(phase=p, temperature_k=t, seed=HELDOUT_SEED, time_ps=HELDOUT_PS,
@@ -120,7 +127,8 @@ def md_jobs() -> list[dict]:
 
 
 def store_path(md_dir: Path, job: dict) -> Path:
-    return md_dir / f"{job['phase']}_T{job['temperature_k']}_s{job['seed']}.h5"
+    phase = job["phase"].replace(":", "_")
+    return md_dir / f"{phase}_T{job['temperature_k']}_s{job['seed']}.h5"
 
 
 def md_snapshots(md_dir: Path, job: dict) -> list[Atoms]:

@@ -78,10 +78,10 @@ def baseline() -> str:
     """Bond-polarizability baseline fitted on the training labels, scored on the held-out ones.
 
     RMSE over the 6 independent components (Voigt) of α (Å³, whole 16-atom cells) and of the
-    fluctuations δα = α − ⟨α⟩ (⟨⟩ over the held-out structures of the same phase, for the
-    reference and the prediction separately), with R² of δα.
+    fluctuations δα (:mod:`ionraman.polarizability.scores`), with R² of δα.
     """
     from ionraman.polarizability.bond_model import BondPolarizabilityModel
+    from ionraman.polarizability.scores import alpha_scores
 
     files = {s: DATA / s / "labelled.extxyz" for s in ("train", "heldout")}
     if not all(f.exists() for f in files.values()):
@@ -90,27 +90,14 @@ def baseline() -> str:
     if len(train) < 8 or len(test) < 2:
         return f"No baseline yet: {len(train)} training and {len(test)} held-out labels.\n"
     model = BondPolarizabilityModel().fit(train)
-    voigt = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
-
-    def v(m: np.ndarray) -> np.ndarray:
-        return np.array([m[..., i, j] for i, j in voigt]).T
-
-    ref = v(np.array([np.asarray(a.info["REF_polarizability"]).reshape(3, 3) for a in test]))
-    pred = v(model.predict_many(test))
-    phases = np.array([a.info.get("phase", "?") for a in test])
-    d_ref, d_pred = ref.copy(), pred.copy()
-    for ph in set(phases):
-        m = phases == ph
-        d_ref[m] -= ref[m].mean(axis=0)
-        d_pred[m] -= pred[m].mean(axis=0)
-    rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
-    d_rmse = float(np.sqrt(np.mean((d_pred - d_ref) ** 2)))
-    r2 = float(1 - np.sum((d_pred - d_ref) ** 2) / np.sum(d_ref**2))
+    ref = np.array([np.asarray(a.info["REF_polarizability"]).reshape(3, 3) for a in test])
+    s = alpha_scores(test, ref, model.predict_many(test))
     return (
         f"Bond-polarizability baseline (`BondPolarizabilityModel().fit(train)`, {len(train)} "
-        f"training labels) on {len(test)} held-out labels: RMSE α {rmse:.2f} Å³ "
-        f"(mean |α| diag {np.abs(ref[:, :3]).mean():.1f} Å³), RMSE δα {d_rmse:.2f} Å³ "
-        f"(RMS δα {np.sqrt(np.mean(d_ref**2)):.2f} Å³), R²(δα) {r2:.3f}.\n"
+        f"training labels) on {len(test)} held-out labels: RMSE α {s['rmse_A3']:.2f} Å³ "
+        f"(mean α diag {np.trace(ref, axis1=1, axis2=2).mean() / 3:.1f} Å³), RMSE δα "
+        f"{s['rmse_delta_A3']:.2f} Å³ (RMS δα {s['rms_delta_ref_A3']:.2f} Å³), R²(δα) "
+        f"{s['r2_delta_alpha']:.3f}, mean ε∞ {100 * s['mean_eps_inf_rel_error']:+.1f} %.\n"
     )
 
 

@@ -1,0 +1,85 @@
+"""Accuracy of predicted polarizabilities against reference labels (one definition for all).
+
+Used by the reference-dataset summary (bond baseline on the held-out split), the polarizability
+benchmark (our model, the MACE peer and the baseline side by side) and the spectrum-level
+validation. Definitions:
+
+* components in Voigt order ``xx yy zz yz xz xy`` of the whole-cell α (Å³);
+* fluctuations δα = α − ⟨α⟩ with ⟨⟩ over the scored structures of the same composition and size
+  (full chemical formula), taken for reference and prediction separately: a constant offset of
+  the mean does not count against δα, which is what a Raman spectrum depends on;
+* ``r2_delta_alpha`` = 1 − Σ(δα_pred − δα_ref)² / Σ δα_ref² over the six components;
+* ``mean_eps_inf_rel_error``: relative error of the mean (over structures and the three diagonal
+  components) of ε∞ = 1 + 4π α / V.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+
+VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+VOIGT_NAMES = ("xx", "yy", "zz", "yz", "xz", "xy")
+
+
+def voigt6(alpha: np.ndarray) -> np.ndarray:
+    """[..., 3, 3] → [..., 6] in :data:`VOIGT` order (symmetric part)."""
+    a = np.asarray(alpha, dtype=float)
+    a = 0.5 * (a + np.swapaxes(a, -1, -2))
+    return np.stack([a[..., i, j] for i, j in VOIGT], axis=-1)
+
+
+def fluctuations(alpha6: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+    """δα: ``alpha6`` [S, 6] minus the mean of its group (same string in ``groups``)."""
+    out = np.array(alpha6, dtype=float, copy=True)
+    g = np.asarray(groups)
+    for name in np.unique(g):
+        sel = g == name
+        out[sel] -= out[sel].mean(axis=0)
+    return out
+
+
+def alpha_scores(
+    frames: Sequence[Atoms], reference: np.ndarray, predicted: np.ndarray
+) -> dict[str, float]:
+    """Scores of ``predicted`` against ``reference`` α on ``frames``.
+
+    Parameters
+    ----------
+    frames : sequence of ase.Atoms, length S
+        The scored structures (cells for ε∞, formulas for the δα groups).
+    reference, predicted : array_like, shape (S, 3, 3)
+        Cell polarizabilities, Å³.
+
+    Returns
+    -------
+    dict
+        ``rmse_<c>_A3`` per Voigt component, ``rmse_A3`` (all six), ``rmse_delta_A3``,
+        ``rms_delta_ref_A3`` (size of the reference fluctuations), ``r2_delta_alpha``,
+        ``mean_eps_inf_ref``, ``mean_eps_inf_pred``, ``mean_eps_inf_rel_error``, ``n``.
+    """
+    ref6, pred6 = voigt6(reference), voigt6(predicted)
+    if ref6.shape != pred6.shape or ref6.shape[0] != len(frames):
+        raise ValueError(
+            f"shapes differ: {len(frames)} frames, reference {ref6.shape}, predicted {pred6.shape}"
+        )
+    out: dict[str, float] = {"n": float(len(frames))}
+    err = pred6 - ref6
+    for k, name in enumerate(VOIGT_NAMES):
+        out[f"rmse_{name}_A3"] = float(np.sqrt(np.mean(err[:, k] ** 2)))
+    out["rmse_A3"] = float(np.sqrt(np.mean(err**2)))
+    groups = [a.get_chemical_formula() for a in frames]
+    d_ref, d_pred = fluctuations(ref6, groups), fluctuations(pred6, groups)
+    out["rmse_delta_A3"] = float(np.sqrt(np.mean((d_pred - d_ref) ** 2)))
+    out["rms_delta_ref_A3"] = float(np.sqrt(np.mean(d_ref**2)))
+    denom = float(np.sum(d_ref**2))
+    out["r2_delta_alpha"] = float(1 - np.sum((d_pred - d_ref) ** 2) / denom) if denom else np.nan
+    vol = np.array([a.get_volume() for a in frames])[:, None]
+    eps_ref = 1 + 4 * np.pi * ref6[:, :3] / vol
+    eps_pred = 1 + 4 * np.pi * pred6[:, :3] / vol
+    out["mean_eps_inf_ref"] = float(eps_ref.mean())
+    out["mean_eps_inf_pred"] = float(eps_pred.mean())
+    out["mean_eps_inf_rel_error"] = float(eps_pred.mean() / eps_ref.mean() - 1)
+    return out
