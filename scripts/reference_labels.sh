@@ -29,13 +29,22 @@ echo "start $(date -u +%FT%TZ) pid $$; $(uptime)"
 export OMP_NUM_THREADS=1
 
 "$PY" scripts/reference_dataset.py || echo "warning: some MD runs failed (see above)"
+# Interleaved (8 training, then 2 held-out structures per round) so that a partial dataset always
+# has held-out labels to score models on.
+declare -A chunk=([train]=8 [heldout]=2) rc_of=([train]=3 [heldout]=3)
+while [[ ${rc_of[train]} -eq 3 || ${rc_of[heldout]} -eq 3 ]]; do
+    for split in train heldout; do
+        [[ ${rc_of[$split]} -eq 3 ]] || continue
+        "$PY" -m ionraman.polarizability.reference.labels "$DATA/snapshots_$split.extxyz" \
+            --out "$DATA/$split" --workdir "$WORK" "${SETTINGS[@]}" --max-new "${chunk[$split]}" "$@"
+        rc_of[$split]=$?
+        echo "$split: exit code ${rc_of[$split]} (0 all labelled, 1 some failed, 3 not all done)"
+        "$PY" scripts/reference_summary.py > /dev/null
+    done
+done
 status=0
 for split in train heldout; do
-    "$PY" -m ionraman.polarizability.reference.labels "$DATA/snapshots_$split.extxyz" \
-        --out "$DATA/$split" --workdir "$WORK" "${SETTINGS[@]}" "$@"
-    rc=$?
-    echo "$split: exit code $rc (0 all labelled, 1 some failed, 3 not all done)"
-    [[ $rc -ne 0 ]] && status=$rc
+    [[ ${rc_of[$split]} -ne 0 ]] && status=${rc_of[$split]}
 done
 "$PY" scripts/reference_summary.py > /dev/null
 echo "end $(date -u +%FT%TZ); $(uptime)"

@@ -381,6 +381,14 @@ def forcefield_distill(
         list[Path] | None,
         typer.Option("--seed-trajectory", help="Existing teacher trajectory store (repeatable)."),
     ] = None,
+    seed_labelled: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--seed-labelled",
+            help="extxyz of frames already labelled by the teacher, e.g. an earlier run's "
+            "iter_NNN/train.extxyz (repeatable).",
+        ),
+    ] = None,
     min_atoms: Annotated[int, typer.Option(help="Repeat smaller cells to this many atoms.")] = 100,
     teacher_time: Annotated[str, typer.Option(help="Teacher MD per system and T.")] = "1ps",
     validation_time: Annotated[str, typer.Option(help="Fresh teacher MD per system and T.")] = (
@@ -425,7 +433,13 @@ def forcefield_distill(
         seed=seed,
         threads=threads,
     )
-    result = distill(structures, out, settings, seed_trajectories=seed_trajectory or ())
+    result = distill(
+        structures,
+        out,
+        settings,
+        seed_trajectories=seed_trajectory or (),
+        seed_labelled=seed_labelled or (),
+    )
     last = result.iterations[-1]
     _echo(
         f"student -> {result.student} ({'converged' if result.converged else 'NOT converged'} "

@@ -129,6 +129,22 @@ def test_distill_resumes_without_recomputing(distilled):
     assert loose.converged and len(loose.iterations) == 1
 
 
+def test_seed_labelled_frames_join_the_initial_data(distilled, tmp_path):
+    work, result = distilled
+    seed_file = work / "iter_001" / "train.extxyz"
+    n_seed = len(read(seed_file, index=":"))
+    again = distill(["t-Na3SbS4"], tmp_path / "w2", small_settings(teacher_ps=0.0,
+                    max_iterations=1), seed_labelled=[seed_file])
+    # no teacher MD: the seed frames plus the 4 rattled and 2 strained cells
+    assert again.iterations[0]["n_train"] == n_seed + 6
+    record = json.loads((tmp_path / "w2" / "settings.json").read_text())
+    assert record["seed_labelled"][0]["sha256"] and record["seed_labelled"][0]["path"]
+    unlabelled = tmp_path / "plain.extxyz"
+    get_structure("t-Na3SbS4").write(unlabelled)
+    with pytest.raises(InputError, match="frame 0 has no energy and forces"):
+        distill(["t-Na3SbS4"], tmp_path / "w3", small_settings(), seed_labelled=[unlabelled])
+
+
 def test_student_registers_and_runs_md(distilled, tmp_path):
     work, _ = distilled
     try:

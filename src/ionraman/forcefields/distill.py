@@ -7,7 +7,9 @@ last frame written, an interrupted training from torchnep's checkpoint):
 1. **Initial data.** Teacher MD of every system at every temperature (NVT, Bussi), frames every
    ``sample_every_fs``; optional frames of existing teacher trajectories (``seed_trajectories``);
    rattled and isotropically strained copies of the input cells. Every frame is labelled with a
-   teacher single point (energy, forces, stress).
+   teacher single point (energy, forces, stress). Frames already labelled by the same teacher
+   (``seed_labelled``: extxyz with energies and forces, e.g. the training set of an earlier
+   distillation) join the initial data as they are.
 2. **Fresh validation frames.** A second teacher MD per system and temperature with another
    seed, never used for training.
 3. **Iterate.** Train the student (iteration 0 from random weights, later iterations fine-tune
@@ -360,11 +362,13 @@ class _Distiller:
         settings: DistillSettings,
         seed_trajectories: Sequence[Path],
         log: TextIO,
+        seed_labelled: Sequence[Atoms] = (),
     ) -> None:
         self.systems = systems
         self.workdir = workdir
         self.s = settings
         self.seed_trajectories = list(seed_trajectories)
+        self.seed_labelled = list(seed_labelled)
         self.log = log
         symbols = {sym for a in systems.values() for sym in a.get_chemical_symbols()}
         self.elements = element_order(sorted(symbols))
@@ -459,6 +463,7 @@ class _Distiller:
         self.say(f"labelling {len(initial_frames)} initial and {len(validation_frames)} "
                  "validation frames with the teacher")
         initial = label_frames(initial_frames, data / "initial.extxyz", self.teacher, log=self.log)
+        initial = initial + self.seed_labelled
         validation = label_frames(
             validation_frames, data / "validation.extxyz", self.teacher, log=self.log
         )
@@ -706,6 +711,7 @@ def distill(
     settings: DistillSettings | None = None,
     *,
     seed_trajectories: Sequence[str | os.PathLike[str]] = (),
+    seed_labelled: Sequence[str | os.PathLike[str]] = (),
     log: TextIO | None = None,
 ) -> DistillResult:
     """Distil the teacher into a NEP student for ``structures`` (see the module docstring).
@@ -721,6 +727,10 @@ def distill(
         :class:`DistillSettings` (defaults if ``None``).
     seed_trajectories
         Existing trajectory stores made with the teacher whose frames join the initial data.
+    seed_labelled
+        Extended XYZ files of frames labelled by the teacher (energy, forces; stress optional),
+        e.g. ``iter_NNN/train.extxyz`` of an earlier distillation: they join the initial data
+        without new teacher calls. Recorded by SHA-256 in ``settings.json``.
     log
         Stream for progress lines (default stderr).
 
@@ -754,6 +764,11 @@ def distill(
     for p in seeds:
         if not p.is_file():
             raise InputError(f"{p}: seed trajectory not found")
+    labelled: list[Atoms] = []
+    labelled_record = []
+    for p in map(Path, seed_labelled):
+        labelled += _read_labelled(p)
+        labelled_record.append({"path": str(p), "sha256": file_sha256(p)})
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     record = {
@@ -762,6 +777,8 @@ def distill(
                         "cell": v.cell.array.round(6).tolist()} for k, v in systems.items()},
         "seed_trajectories": [str(p) for p in seeds],
     }
+    if labelled_record:  # (absent in records of runs made before the option existed)
+        record["seed_labelled"] = labelled_record
     record = json.loads(json.dumps(record))
     sfile = workdir / "settings.json"
     if sfile.exists():
@@ -775,4 +792,23 @@ def distill(
             )
     else:
         write_json_atomic(sfile, record)
-    return _Distiller(systems, workdir, settings, seeds, log).run()
+    return _Distiller(systems, workdir, settings, seeds, log, labelled).run()
+
+
+def _read_labelled(path: Path) -> list[Atoms]:
+    """Teacher-labelled frames of an extxyz file; InputError naming the file and frame when one
+    lacks energy or forces."""
+    if not path.is_file():
+        raise InputError(f"{path}: labelled seed frames not found")
+    try:
+        frames = read(path, index=":")
+    except Exception as exc:  # ase raises many types for a malformed file
+        raise InputError(f"{path}: not a readable extxyz file ({exc})") from None
+    for k, a in enumerate(frames):
+        results = a.calc.results if a.calc is not None else {}
+        if "energy" not in results or "forces" not in results:
+            raise InputError(f"{path}: frame {k} has no energy and forces (teacher labels)")
+        a.info["kind"] = a.info.get("kind", "seed-labelled")
+    if not frames:
+        raise InputError(f"{path}: no frames")
+    return frames

@@ -285,3 +285,16 @@ def test_sigterm_kills_the_running_code_and_releases_the_lock(
     key = labels.structure_key(atoms, SERIAL)
     assert not (tmp_path / "w" / key / labels.LOCK_FILE).exists()
     assert not (tmp_path / "w" / key / labels.RESULT_FILE).exists()  # will be recomputed
+
+
+def test_label_main_pending_wins_over_failures(fake_qe: Path, tmp_path: Path) -> None:
+    # NaBr ok, NaCl fails, NaBr: with --max-new 1 the failure is listed but work remains (3);
+    # the loop in scripts/reference_labels.sh keeps going on 3 and stops on 0 or 1
+    src = tmp_path / "snapshots.extxyz"
+    write(src, _frames(), format="extxyz")
+    out = tmp_path / "labels"
+    base = [str(src), "--out", str(out), "--ranks", "1", "--npool", "1", "--quiet"]
+    assert labels.label_main([*base, "--max-new", "1", "--indices", "1", "0", "2"]) == 3
+    assert len(json.loads((out / "summary.json").read_text())["failed"]) == 1
+    assert labels.label_main(base) == 1  # all done, one failed
+    assert len(read(out / labels.OUTPUT_NAME, index=":")) == 2

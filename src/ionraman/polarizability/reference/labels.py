@@ -440,8 +440,9 @@ def label_main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        0 when every selected structure is labelled, 1 when some failed, 3 when some are not
-        done yet (another process holds them, or ``--max-new`` stopped the job).
+        3 when some structures are not done yet (another process holds them, or ``--max-new``
+        stopped the job; failures so far are listed), else 1 when some failed, 0 when every
+        selected structure is labelled.
 
     Raises
     ------
@@ -484,9 +485,9 @@ def label_main(argv: list[str] | None = None) -> int:
           f"{len(report.failed)} failed, {len(report.pending)} not done -> {out_dir / OUTPUT_NAME}")
     for failure in report.failed:
         print(f"  FAILED #{failure.index} {failure.key[:12]}: {failure.error}")
-    if report.failed:
-        return 1
-    return 3 if report.pending else 0
+    if report.pending:
+        return 3
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":
