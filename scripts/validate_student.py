@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from ionraman.forcefields import load_force_field
     from ionraman.forcefields.validation import compare_student_teacher
     from ionraman.md import run_md
+    from ionraman.md.sanity import framework_summary
     from ionraman.structures import get_structure
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,11 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "validate_student")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tag", default="",
+                    help="suffix of the student's files (student-TAG.h5, compare-TAG/, "
+                         "validation-TAG.md): validate another student against the same teacher "
+                         "runs")
     args = ap.parse_args(argv)
     if not args.student and not args.teacher_only:
         ap.error("--student is required unless --teacher-only")
 
     rows = []
+    suffix = f"-{args.tag}" if args.tag else ""
     for case in args.cases:
         name, rep, temp, ps = CASES[case]
         atoms = get_structure(name, supercell=rep)
@@ -61,15 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.teacher_only:
             sides.insert(0, ("student", args.student))
         for who, ff in sides:
-            stores[who] = cdir / f"{who}.h5"
+            stores[who] = cdir / (f"{who}{suffix}.h5" if who == "student" else f"{who}.h5")
             print(f"{case}: {who} MD {name} ({len(atoms)} atoms) {temp:g} K {ps:g} ps", flush=True)
             run_md(atoms, temperature_k=temp, time_ps=ps, force_field=ff, equilibration_ps=0.5,
                    sample_every_fs=10, seed=21, out=stores[who], quiet=True, threads=args.threads,
                    checkpoint_every_steps=250)
         if args.teacher_only:
             continue
-        res = compare_student_teacher(stores["student"], stores["teacher"], cdir / "compare",
-                                      label=f"{name} {temp:g} K")
+        res = compare_student_teacher(stores["student"], stores["teacher"],
+                                      cdir / f"compare{suffix}", label=f"{name} {temp:g} K")
+        res["framework"] = {who: framework_summary(stores[who]) for who in ("student", "teacher")}
         rows.append((case, name, len(atoms), temp, ps, res))
         print(json.dumps({k: v for k, v in res.items() if k != "files"}, default=str), flush=True)
 
@@ -80,11 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         f"({load_force_field(args.student).weights_sha256[:12]}…)",
         "",
         "| case | system | atoms | T K | ps | RDF MAE (Sb-S / Na-S / Na-Na) | VDOS overlap "
-        "(total / Na) | D* student cm²/s | D* teacher cm²/s | z | within 2σ |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "(total / Na) | D* student cm²/s | D* teacher cm²/s | z | within 2σ | frames all SbS4 "
+        "intact (student / teacher) | frames without S–S (student / teacher) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case, name, n, temp, ps, r in rows:
-        mae = r["rdf_mae"]
+        mae, fw = r["rdf_mae"], r["framework"]
         ov = r["vdos_overlap"]
         ds, dt = r["D_student_cm2_s"], r["D_teacher_cm2_s"]
         lines.append(
@@ -92,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{mae.get('Sb-S', float('nan')):.3f} / {mae.get('Na-S', float('nan')):.3f} / "
             f"{mae.get('Na-Na', float('nan')):.3f} | {ov.get('total', float('nan')):.3f} / "
             f"{ov.get('Na', float('nan')):.3f} | {ds[0]:.2e} ± {ds[1]:.1e} | "
-            f"{dt[0]:.2e} ± {dt[1]:.1e} | {r['D_z']:+.2f} | {r['D_within_uncertainty']} |"
+            f"{dt[0]:.2e} ± {dt[1]:.1e} | {r['D_z']:+.2f} | {r['D_within_uncertainty']} | "
+            f"{fw['student']['all_SbS4_intact']:.3f} / {fw['teacher']['all_SbS4_intact']:.3f} | "
+            f"{fw['student']['no_S_S_bond']:.3f} / {fw['teacher']['no_S_S_bond']:.3f} |"
         )
-    (args.out / "validation.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"validation{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
