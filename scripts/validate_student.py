@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for case, name, n, temp, ps, r in rows:
         mae, fw = r["rdf_mae"], r["framework"]
+        within = r["D_within_uncertainty"]
+        if within is None:
+            unresolved = ", ".join(k for k, v in r["D_resolved"].items() if not v)
+            within = f"not resolved ({unresolved})"
         ov = r["vdos_overlap"]
         ds, dt = r["D_student_cm2_s"], r["D_teacher_cm2_s"]
         lines.append(
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{mae.get('Sb-S', float('nan')):.3f} / {mae.get('Na-S', float('nan')):.3f} / "
             f"{mae.get('Na-Na', float('nan')):.3f} | {ov.get('total', float('nan')):.3f} / "
             f"{ov.get('Na', float('nan')):.3f} | {ds[0]:.2e} ± {ds[1]:.1e} | "
-            f"{dt[0]:.2e} ± {dt[1]:.1e} | {r['D_z']:+.2f} | {r['D_within_uncertainty']} | "
+            f"{dt[0]:.2e} ± {dt[1]:.1e} | {r['D_z']:+.2f} | {within} | "
             f"{fw['student']['all_SbS4_intact']:.3f} / {fw['teacher']['all_SbS4_intact']:.3f} | "
             f"{fw['student']['no_S_S_bond']:.3f} / {fw['teacher']['no_S_S_bond']:.3f} |"
         )

@@ -120,6 +120,9 @@ def test_distill_resumes_without_recomputing(distilled):
         if p.parent.name != "student":  # the final copy is rewritten (same bytes)
             assert p.stat().st_mtime_ns == t, p
     assert (work / "student" / "nep.txt").read_bytes() == result.student.read_bytes()
+    # the resumed run never loaded the teacher, yet records its full provenance
+    meta = json.loads((work / "student" / "student.json").read_text())
+    assert meta["teacher"]["calculator_class"] and meta["teacher"]["name"] == TEACHER
     with pytest.raises(InputError, match="other settings"):
         distill(["t-Na3SbS4"], work, small_settings(max_new_per_iteration=9))
     # the stopping rule may change on resume: a looser target stops at the first iteration
@@ -139,6 +142,8 @@ def test_seed_labelled_frames_join_the_initial_data(distilled, tmp_path):
     assert again.iterations[0]["n_train"] == n_seed + 6
     record = json.loads((tmp_path / "w2" / "settings.json").read_text())
     assert record["seed_labelled"][0]["sha256"] and record["seed_labelled"][0]["path"]
+    meta = json.loads((tmp_path / "w2" / "student" / "student.json").read_text())
+    assert meta["seed_labelled"] == record["seed_labelled"]
     unlabelled = tmp_path / "plain.extxyz"
     get_structure("t-Na3SbS4").write(unlabelled)
     with pytest.raises(InputError, match="frame 0 has no energy and forces"):

@@ -379,6 +379,8 @@ class _Distiller:
         if self._teacher is None:
             self.say(f"loading teacher {self.s.teacher}")
             self._teacher = load_force_field(self.s.teacher, threads=self.s.threads)
+            # kept for a resumed run that never loads the teacher (finish() records it)
+            write_json_atomic(self.workdir / "teacher.json", self._teacher.provenance())
         return self._teacher
 
     def say(self, text: str) -> None:
@@ -671,6 +673,8 @@ class _Distiller:
         teacher_prov: dict[str, Any] = {"name": self.s.teacher}
         if self._teacher is not None:
             teacher_prov = self._teacher.provenance()
+        elif (self.workdir / "teacher.json").exists():
+            teacher_prov = json.loads((self.workdir / "teacher.json").read_text())
         meta = {
             "format": "ionraman-nep-student/1",
             "elements": list(nep_elements(out / "nep.txt")),
@@ -679,6 +683,9 @@ class _Distiller:
             "teacher": teacher_prov,
             "settings": self.s.as_dict(),
             "seed_trajectories": [str(p) for p in self.seed_trajectories],
+            "seed_labelled": json.loads((self.workdir / "settings.json").read_text()).get(
+                "seed_labelled", []
+            ),
             "n_train_frames": n_train,
             "converged": converged,
             "chosen_iteration": chosen,

@@ -144,7 +144,9 @@ def compare_student_teacher(
     dict
         ``rdf_mae`` (per pair), ``vdos_overlap`` (total and per species), ``D_student_cm2_s``,
         ``D_teacher_cm2_s`` (mean, std), ``D_z`` (difference over combined σ),
-        ``D_within_uncertainty`` (``|z| ≤ 2``), file names.
+        ``D_resolved`` per run (the MSD reached the diffusive regime by the slope rule and
+        D > 2σ), ``D_within_uncertainty`` (``|z| ≤ 2``; ``None`` when either D is not resolved:
+        then the runs are too short to decide), file names.
     """
     from ionraman.report.figures import save_png
     from ionraman.transport import analyse_diffusion
@@ -174,6 +176,14 @@ def compare_student_teacher(
     ds, dt = diff["student"].tracer, diff["teacher"].tracer
     sigma = float(np.hypot(ds.D_std_cm2_s, dt.D_std_cm2_s))
     z = float((ds.D_cm2_s - dt.D_cm2_s) / sigma) if sigma > 0 else float("inf")
+    resolved = {
+        k: bool(
+            d.window.slope_rule_met is not False
+            and np.isfinite(d.tracer.D_cm2_s)
+            and d.tracer.D_cm2_s > 2.0 * d.tracer.D_std_cm2_s
+        )
+        for k, d in diff.items()
+    }
     result = {
         "label": label,
         "student": str(student),
@@ -183,7 +193,8 @@ def compare_student_teacher(
         "D_student_cm2_s": [ds.D_cm2_s, ds.D_std_cm2_s],
         "D_teacher_cm2_s": [dt.D_cm2_s, dt.D_std_cm2_s],
         "D_z": z,
-        "D_within_uncertainty": bool(abs(z) <= 2.0),
+        "D_resolved": resolved,
+        "D_within_uncertainty": bool(abs(z) <= 2.0) if all(resolved.values()) else None,
         "slope_rule_met": {k: d.window.slope_rule_met for k, d in diff.items()},
         "files": ["rdf.png", "vdos.png", "msd.png", "comparison.json"],
     }
