@@ -12,7 +12,8 @@ Everything is resumable (run it again after an interruption: finished MD is reus
         > out/validate_student/run.log 2>&1 &
 
 Cases (``--cases``): ``w900`` W-doped c-Na3SbS4 (126 atoms) at 900 K, 6 ps; ``w700`` the same at
-700 K, 6 ps; ``t500``/``c500`` t-/c-Na3SbS4 2×2×2 (128 atoms) at 500 K, 2 ps (structure and
+700 K, 6 ps; ``w900l`` the same at 900 K for 20 ps (long enough for a diffusive Na MSD: the D
+comparison); ``t500``/``c500`` t-/c-Na3SbS4 2×2×2 (128 atoms) at 500 K, 2 ps (structure and
 vibrations; Na hardly diffuses in the perfect cells).
 """
 
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = {
     "w900": ("c-Na3SbS4:W0.125", None, 900.0, 6.0),
     "w700": ("c-Na3SbS4:W0.125", None, 700.0, 6.0),
+    "w900l": ("c-Na3SbS4:W0.125", None, 900.0, 20.0),
     "t500": ("t-Na3SbS4", 2, 500.0, 2.0),
     "c500": ("c-Na3SbS4", 2, 500.0, 2.0),
 }
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher-only", action="store_true",
                     help="only run the teacher MD (before the student exists)")
     ap.add_argument("--teacher", default="sevenn-mf0-r2scan")
-    ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--cases", nargs="*", default=["w900", "w700", "t500", "c500"],
+                    choices=list(CASES))
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "validate_student")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tag", default="",
