@@ -72,7 +72,8 @@ MACE_SCRIPT = textwrap.dedent(
         out = []
         for atoms in read(src, index=":"):
             atoms.calc = calc
-            out.append(np.asarray(calc.get_property("polarizability", atoms)).reshape(3, 3).tolist())
+            alpha = np.asarray(calc.get_property("polarizability", atoms)).reshape(3, 3)
+            out.append(alpha.tolist())
         print(json.dumps({"alpha": out}))
         sys.exit(0)
     n_frames = int(sys.argv[4])

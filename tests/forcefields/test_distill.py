@@ -133,7 +133,7 @@ def test_distill_resumes_without_recomputing(distilled):
 
 
 def test_seed_labelled_frames_join_the_initial_data(distilled, tmp_path):
-    work, result = distilled
+    work, _ = distilled
     seed_file = work / "iter_001" / "train.extxyz"
     n_seed = len(read(seed_file, index=":"))
     again = distill(["t-Na3SbS4"], tmp_path / "w2", small_settings(teacher_ps=0.0,

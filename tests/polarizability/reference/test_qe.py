@@ -69,6 +69,16 @@ def test_parse_epsilon_from_real_ph_output() -> None:
     assert alpha[0, 0] == pytest.approx(84.5016, abs=1e-4)
 
 
+def test_k_point_count_and_pools() -> None:
+    assert qe.parse_k_point_count(PH_NOT_CONVERGED.read_text()) == 2  # real QE output
+    assert qe.parse_k_point_count("no such line") is None
+    two = qe.QESettings(mpi_ranks=2, npool=2)
+    # a symmetric cell with one irreducible k-point: ph.x would abort with 2 pools
+    assert qe.pools_for_k_points(two, 1) == 1
+    assert qe.pools_for_k_points(two, 4) == 2 and qe.pools_for_k_points(two, None) == 2
+    assert qe.pools_for_k_points(qe.QESettings(mpi_ranks=6, npool=6), 4) == 3
+
+
 def test_parse_epsilon_takes_the_last_block_and_rejects_broken_ones() -> None:
     text = PH_OK.read_text()
     header = qe.EPSILON_HEADER

@@ -247,6 +247,20 @@ _FLOAT = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eEdD][-+]?\d+)?"
 _ROW = re.compile(rf"^\s*\(\s*({_FLOAT})\s+({_FLOAT})\s+({_FLOAT})\s*\)\s*$")
 
 
+def parse_k_point_count(pw_output: str) -> int | None:
+    """Number of irreducible k-points in a ``pw.x`` output (``None`` if not found)."""
+    m = re.search(r"number of k points=\s*(\d+)", pw_output)
+    return int(m.group(1)) if m else None
+
+
+def pools_for_k_points(settings: QESettings, n_k: int | None) -> int:
+    """k-point pools for ``n_k`` irreducible k-points: ``settings.npool``, or the largest divisor
+    of the MPI ranks not above ``n_k`` (``None``: unknown, keep ``settings.npool``)."""
+    if n_k is None or n_k >= settings.npool:
+        return settings.npool
+    return max(d for d in range(1, max(n_k, 1) + 1) if settings.mpi_ranks % d == 0)
+
+
 def parse_epsilon(ph_output: str) -> np.ndarray:
     """ε∞ from ph.x output: the three rows after the last ``Dielectric constant in cartesian axis``.
 
@@ -549,6 +563,13 @@ def run_epsilon(
             problem = f"{program}.x exited with code {code}"
         if problem is not None:
             return failed(f"{problem} (log {out})")
+        if program == "pw":
+            # ph.x aborts (MPI_ERR_TRUNCATE) with more pools than irreducible k-points, which
+            # happens for symmetric cells: fewer pools for it (execution only, same physics)
+            npool = pools_for_k_points(settings, parse_k_point_count(text))
+            if npool != settings.npool:
+                argv["ph"] = command_line(dataclasses.replace(settings, npool=npool), "ph")
+                metadata["commands"]["ph"] = " ".join(argv["ph"])
 
     try:
         epsilon = parse_epsilon(Path(logs["ph"]).read_text())
