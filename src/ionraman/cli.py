@@ -284,10 +284,36 @@ def polarizability_fit(
     cutoff: Annotated[float, typer.Option("--cutoff", help="Environment cutoff, A.")] = 5.5,
     seed: Annotated[int, typer.Option()] = 0,
     max_epochs: Annotated[int, typer.Option("--max-epochs")] = 3000,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="cartesian (tensorial ML model, .pt) or bond (bond-polarizability physics "
+            "model, .json)."
+        ),
+    ] = "cartesian",
+    elements: Annotated[
+        str | None,
+        typer.Option(help="Bond model: fit only structures made of these elements, e.g. Na,Sb,S."),
+    ] = None,
 ) -> None:
-    """Fit the Cartesian tensor-basis model (writes OUT and OUT.fit.json with the metrics)."""
+    """Fit a polarizability model (writes OUT and OUT.fit.json with metrics and provenance)."""
+    from ionraman.errors import InputError
     from ionraman.polarizability.models import fit_model
 
+    if kind not in ("cartesian", "bond"):
+        raise InputError(f"--kind {kind!r}: expected 'cartesian' or 'bond'")
+    if kind == "bond":
+        from ionraman.polarizability.bond_model import fit_bond_model
+
+        if out.suffix != ".json":
+            raise InputError(f"--out {str(out)!r}: a bond model is written as .json")
+        only = [e.strip() for e in elements.split(",") if e.strip()] if elements else None
+        _, fit_report = fit_bond_model(data, out, key=key, elements=only)
+        _echo(
+            f"fitted on {fit_report['n_train']} structures; training RMSE "
+            f"{fit_report['train_rmse_A3']:.3g} A^3 -> {out}, {out.with_suffix('.fit.json')}"
+        )
+        return
     _, report = fit_model(
         data,
         out,

@@ -20,6 +20,7 @@ Units: Å for distances, Å³ for polarizabilities.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,3 +257,45 @@ class BondPolarizabilityModel:
                 f"{path}: cannot read bond-polarizability parameters ({exc})"
             ) from None
         return cls.from_dict(data)
+
+
+def fit_bond_model(
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    key: str = POLARIZABILITY_KEY,
+    elements: Sequence[str] | None = None,
+) -> tuple[BondPolarizabilityModel, dict[str, object]]:
+    """Fit :class:`BondPolarizabilityModel` to labelled structures and save it
+    (``ionraman polarizability fit DATA --kind bond -o OUT.json``).
+
+    ``elements``: use only the structures made of these elements (e.g. leave out a dopant with
+    too few labels to fix its parameters). Writes the parameters to ``out`` and a report to
+    ``out`` with suffix ``.fit.json``: number of structures, training RMSE over the 9 components
+    (Å³), provenance (data file hash, package versions, ``elements``).
+    """
+    from ionraman._io import provenance
+    from ionraman.polarizability.models.cartesian import load_labelled
+
+    frames = load_labelled(data, key)
+    if elements:
+        allowed = set(elements)
+        frames = [a for a in frames if set(a.get_chemical_symbols()) <= allowed]
+        if not frames:
+            raise InputError(f"{data}: no labelled structure made only of {sorted(allowed)}")
+    model = BondPolarizabilityModel().fit(frames)
+    ref = np.array([np.asarray(a.info[POLARIZABILITY_KEY]).reshape(3, 3) for a in frames])
+    rmse = float(np.sqrt(np.mean((model.predict_many(frames) - ref) ** 2)))
+    out = model.save(out)
+    report: dict[str, object] = {
+        "model": "bond-polarizability",
+        "n_train": len(frames),
+        "train_rmse_A3": rmse,
+        "species": sorted(model.atom_params),
+        "provenance": provenance(
+            {"key": key, "elements": sorted(elements) if elements else None},
+            {"model": out, "data": Path(data)},
+        ),
+    }
+    write_json_atomic(out.with_suffix(".fit.json"), report)
+    return model, report
