@@ -94,3 +94,41 @@ def test_errors() -> None:
     )
     with pytest.raises(InputError, match="no parameters for"):
         _reference_model().predict(agi)
+
+
+def test_cli_fit_bond_with_element_filter(tmp_path, capsys) -> None:
+    from ase.io import write
+    from typer.testing import CliRunner
+
+    from ionraman.cli import app, main
+
+    truth = _reference_model()
+    data = []
+    for seed in range(10):
+        at = _na3sbs4(0.08, seed)
+        at.info["REF_polarizability"] = truth.predict(at)
+        data.append(at)
+    doped = _na3sbs4(0.08, 50)
+    doped[2].symbol = "W"  # a structure with an element the filter leaves out
+    doped.info["REF_polarizability"] = 1e3 * np.eye(3)
+    src = tmp_path / "labelled.extxyz"
+    write(src, [*data, doped], format="extxyz")
+    out = tmp_path / "bond.json"
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["polarizability", "fit", str(src), "--kind", "bond", "--elements", "Na,Sb,S",
+              "-o", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    assert "fitted on 10 structures" in res.output
+    fitted = BondPolarizabilityModel.load(out)
+    test = _na3sbs4(0.08, 99)
+    np.testing.assert_allclose(fitted.predict(test), truth.predict(test), rtol=1e-5)
+    import json
+
+    report = json.loads(out.with_suffix(".fit.json").read_text())
+    assert report["n_train"] == 10 and report["train_rmse_A3"] < 1e-5
+    assert report["provenance"]["parameters"]["elements"] == ["Na", "S", "Sb"]
+    code = main(["polarizability", "fit", str(src), "--kind", "bond", "-o",
+                 str(tmp_path / "bond.pt")])
+    assert code == 2 and "as .json" in capsys.readouterr().err
