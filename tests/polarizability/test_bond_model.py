@@ -59,13 +59,19 @@ def test_supercell_is_extensive() -> None:
     )
 
 
-def test_fit_recovers_parameters_from_exact_labels() -> None:
-    truth = _reference_model()
+def _labelled(truth: BondPolarizabilityModel, n: int) -> list:
+    """``n`` rattled cells labelled exactly by ``truth``."""
     data = []
-    for seed in range(12):
+    for seed in range(n):
         at = _na3sbs4(0.08, seed)
         at.info["REF_polarizability"] = truth.predict(at)
         data.append(at)
+    return data
+
+
+def test_fit_recovers_parameters_from_exact_labels() -> None:
+    truth = _reference_model()
+    data = _labelled(truth, 12)
     fitted = BondPolarizabilityModel().fit(data)
     for at in data:
         np.testing.assert_allclose(fitted.predict(at), at.info["REF_polarizability"], atol=1e-6)
@@ -103,11 +109,7 @@ def test_cli_fit_bond_with_element_filter(tmp_path, capsys) -> None:
     from ionraman.cli import app, main
 
     truth = _reference_model()
-    data = []
-    for seed in range(10):
-        at = _na3sbs4(0.08, seed)
-        at.info["REF_polarizability"] = truth.predict(at)
-        data.append(at)
+    data = _labelled(truth, 10)
     doped = _na3sbs4(0.08, 50)
     doped[2].symbol = "W"  # a structure with an element the filter leaves out
     doped.info["REF_polarizability"] = 1e3 * np.eye(3)
