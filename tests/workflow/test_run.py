@@ -166,3 +166,19 @@ def test_parquet_and_csv_hold_the_same_table(e2e, table):
     pq = pd.read_parquet(run_dir / "results" / f"{table}.parquet")
     csv = pd.read_csv(run_dir / "results" / f"{table}.csv")
     assert list(pq.columns) == list(csv.columns) and len(pq) == len(csv)
+
+
+def test_unresolved_activation_energy_is_warned(tmp_path):
+    import pandas as pd
+
+    from ionraman.workflow.orchestrate import RunResult
+
+    cands = pd.DataFrame({
+        "candidate": ["fast", "noisy", "negative"],
+        "Ea_eV": [0.30, 0.06, -0.14],
+        "Ea_std_eV": [0.05, 0.06, 0.08],
+    })
+    res = RunResult(tmp_path, pd.DataFrame(), cands, pd.DataFrame(), {}, None, None, None)
+    warned = res.activation_warnings()
+    assert [w.split(":")[1].strip() for w in warned] == ["noisy", "negative"]
+    assert "Ea = -0.14 ± 0.08 eV is not resolved" in warned[1]

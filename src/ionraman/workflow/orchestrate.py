@@ -160,6 +160,22 @@ class RunResult:
             )
         return "\n".join(lines)
 
+    def activation_warnings(self) -> list[str]:
+        """One line per candidate whose Arrhenius Eₐ is not resolved (Eₐ − 2σ ≤ 0): D does not
+        rise significantly with T in these runs (too short, or too narrow a T range)."""
+        out = []
+        if self.candidates.empty or "Ea_eV" not in self.candidates:
+            return out
+        for _, r in self.candidates.iterrows():
+            ea, err = float(r["Ea_eV"]), float(r["Ea_std_eV"])
+            if math.isfinite(ea) and math.isfinite(err) and ea - 2.0 * err <= 0.0:
+                out.append(
+                    f"warning: {r['candidate']}: Ea = {ea:.2f} ± {err:.2f} eV is not resolved "
+                    "(D does not rise significantly with T in these runs: longer MD, more seeds "
+                    "or a wider temperature range)"
+                )
+        return out
+
     def summary_text(self) -> str:
         """Ranking, correlation, failures and the report path (what ``ionraman run`` prints)."""
         parts = [self.ranking_text()]
@@ -175,6 +191,7 @@ class RunResult:
                     f"{100 * r['framework_intact_fraction']:.0f} % of the MD frames keep every "
                     "SbS4 intact without S–S bonds (the force field decomposes the framework)"
                 )
+        parts += self.activation_warnings()
         if self.failed:
             parts.append(f"{len(self.failed)} stage(s) failed or blocked:")
             for f in self.failed:
