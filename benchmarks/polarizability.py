@@ -52,7 +52,7 @@ from ionraman.polarizability.models import CartesianTensorModel
 from ionraman.polarizability.models.cartesian import load_labelled
 from ionraman.polarizability.models.neighbours import NEIGHBOUR_BACKEND
 from ionraman.polarizability.models.synthetic import reference_bond_model, synthetic_dataset
-from ionraman.polarizability.scores import VOIGT_NAMES, alpha_scores
+from ionraman.polarizability.scores import VOIGT_NAMES, alpha_scores, reference_alpha
 from ionraman.structures import get_structure
 from ionraman.trajectory import TrajectoryWriter
 
@@ -159,7 +159,7 @@ def accuracy(args: argparse.Namespace, report: dict) -> CartesianTensorModel:
     """Scores of the three models on the held-out split (``report["accuracy"]``); the fitted
     (or loaded) Cartesian model, reused for the speed part."""
     train, test = load_labelled(args.train), load_labelled(args.test)
-    ref = np.array([np.asarray(a.info[POLARIZABILITY_KEY]).reshape(3, 3) for a in test])
+    ref = reference_alpha(test, POLARIZABILITY_KEY)
     rows: dict[str, dict] = {}
 
     t0 = time.perf_counter()

@@ -20,13 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ionraman._io import write_json_atomic
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
 from ionraman.polarizability.models import CartesianTensorModel
 from ionraman.polarizability.models.cartesian import load_labelled
-from ionraman.polarizability.scores import alpha_scores
+from ionraman.polarizability.scores import alpha_scores, reference_alpha
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "ionraman" / "data" / "reference"
 
@@ -42,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     train, test = load_labelled(args.train), load_labelled(args.test)
-    ref = np.array([np.asarray(a.info[POLARIZABILITY_KEY]).reshape(3, 3) for a in test])
+    ref = reference_alpha(test, POLARIZABILITY_KEY)
     sizes = sorted({n for n in args.sizes if n <= len(train)} | {len(train)})
     rows = []
     for n in sizes:

@@ -81,7 +81,7 @@ def baseline() -> str:
     fluctuations δα (:mod:`ionraman.polarizability.scores`), with R² of δα.
     """
     from ionraman.polarizability.bond_model import BondPolarizabilityModel
-    from ionraman.polarizability.scores import alpha_scores
+    from ionraman.polarizability.scores import alpha_scores, reference_alpha
 
     files = {s: DATA / s / "labelled.extxyz" for s in ("train", "heldout")}
     if not all(f.exists() for f in files.values()):
@@ -90,7 +90,7 @@ def baseline() -> str:
     if len(train) < 8 or len(test) < 2:
         return f"No baseline yet: {len(train)} training and {len(test)} held-out labels.\n"
     model = BondPolarizabilityModel().fit(train)
-    ref = np.array([np.asarray(a.info["REF_polarizability"]).reshape(3, 3) for a in test])
+    ref = reference_alpha(test)
     s = alpha_scores(test, ref, model.predict_many(test))
     return (
         f"Bond-polarizability baseline (`BondPolarizabilityModel().fit(train)`, {len(train)} "

@@ -70,3 +70,14 @@ def test_fluctuations_are_zero_mean_per_group():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shapes differ"):
         alpha_scores(_frames(1), _alphas(1), _alphas(1)[:1])
+
+
+def test_reference_alpha_reads_3x3_and_9_component_labels():
+    frames = _frames(1)
+    frames[0].info["REF_polarizability"] = np.arange(9.0).reshape(3, 3)
+    frames[1].info["REF_polarizability"] = np.arange(9.0)  # flat, as some codes write it
+    from ionraman.polarizability.scores import reference_alpha
+
+    got = reference_alpha(frames)
+    assert got.shape == (2, 3, 3)
+    np.testing.assert_array_equal(got[0], got[1])

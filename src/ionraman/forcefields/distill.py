@@ -815,7 +815,7 @@ def _read_labelled(path: Path) -> list[Atoms]:
         results = a.calc.results if a.calc is not None else {}
         if "energy" not in results or "forces" not in results:
             raise InputError(f"{path}: frame {k} has no energy and forces (teacher labels)")
-        a.info["kind"] = a.info.get("kind", "seed-labelled")
+        a.info.setdefault("kind", "seed-labelled")
     if not frames:
         raise InputError(f"{path}: no frames")
     return frames

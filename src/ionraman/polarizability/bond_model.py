@@ -276,6 +276,7 @@ def fit_bond_model(
     """
     from ionraman._io import provenance
     from ionraman.polarizability.models.cartesian import load_labelled
+    from ionraman.polarizability.scores import reference_alpha
 
     frames = load_labelled(data, key)
     if elements:
@@ -284,7 +285,7 @@ def fit_bond_model(
         if not frames:
             raise InputError(f"{data}: no labelled structure made only of {sorted(allowed)}")
     model = BondPolarizabilityModel().fit(frames)
-    ref = np.array([np.asarray(a.info[POLARIZABILITY_KEY]).reshape(3, 3) for a in frames])
+    ref = reference_alpha(frames, POLARIZABILITY_KEY)
     rmse = float(np.sqrt(np.mean((model.predict_many(frames) - ref) ** 2)))
     out = model.save(out)
     report: dict[str, object] = {

@@ -24,6 +24,11 @@ VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 VOIGT_NAMES = ("xx", "yy", "zz", "yz", "xz", "xy")
 
 
+def reference_alpha(frames: Sequence[Atoms], key: str = "REF_polarizability") -> np.ndarray:
+    """Labels ``atoms.info[key]`` (3×3 or 9 components, Å³) of ``frames`` as an [S, 3, 3] array."""
+    return np.array([np.asarray(a.info[key], dtype=float).reshape(3, 3) for a in frames])
+
+
 def voigt6(alpha: np.ndarray) -> np.ndarray:
     """[..., 3, 3] → [..., 6] in :data:`VOIGT` order (symmetric part)."""
     a = np.asarray(alpha, dtype=float)
