@@ -40,13 +40,14 @@ class MorsePairs(Calculator):
         super().__init__(**kwargs)
         self.delay_s = delay_s
         self.nan_after_calls = nan_after_calls
-        self.calls = 0
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         if self.delay_s:
             time.sleep(self.delay_s)
-        self.calls += 1
+        # calls counted on the Atoms object, not the calculator: workers cache one calculator for
+        # all their tasks, and a task must break at the same step whichever worker runs it
+        calls = atoms._test_calls = getattr(atoms, "_test_calls", 0) + 1
         at = self.atoms
         i, j, d, vec = neighbor_list("ijdD", at, _CUTOFF)
         species = sorted(set(at.get_chemical_symbols()))
@@ -73,7 +74,7 @@ class MorsePairs(Calculator):
         np.add.at(forces, i, fvec)
         np.add.at(forces, j, -fvec)
         stress = -np.einsum("pa,pb->ab", fvec, vec) / at.get_volume()
-        if self.nan_after_calls is not None and self.calls > self.nan_after_calls:
+        if self.nan_after_calls is not None and calls > self.nan_after_calls:
             forces[0, 0] = np.nan  # a model that breaks down numerically
         self.results = {
             "energy": energy,
@@ -93,5 +94,5 @@ def slow_morse() -> MorsePairs:
 
 
 def broken_morse() -> MorsePairs:
-    """Forces turn NaN after 20 calls: the MD guard stops the run (a failing task)."""
+    """Forces turn NaN after 20 calls on one Atoms: the MD guard stops the run (a failing task)."""
     return MorsePairs(nan_after_calls=20)

@@ -88,3 +88,7 @@ def test_run_on_a_scheduler_address(e2e, tmp_path):
         "broken/1000K/seed0",
         "broken/1000K/seed1",
     ]
+    # one worker runs both broken seeds with one cached calculator: each still breaks at the
+    # step it breaks at on its own (a re-run's failures, and so the report's inputs, are stable)
+    errors = {f["error"] for f in result.failed if f["status"] == "failed"}
+    assert len(errors) == 1 and "at step 20 " in errors.pop()
