@@ -13,14 +13,21 @@ Sources (every snapshot records its own in ``atoms.info``):
 * Distorted equilibrium cells: the built-in (experimental) structures rattled (Gaussian, σ given)
   and strained (isotropic ±2 %, uniaxial c +2 %, shear ε_xy = 1 %), a few of them held out.
 
+* Spectrum-validation series (split ``spectrum``, issue 5): every 40 fs of the held-out 600 K
+  trajectories of t- and c-Na3SbS4 (25 consecutive frames each, 0.96 ps): DFT α on these frames
+  gives a Raman spectrum to compare with the one of a model's α on the same frames
+  (``scripts/alpha_spectrum_validation.py``). 40 fs puts the Nyquist limit at 417 cm⁻¹, above
+  the SbS4 stretching band of the MLFF (≈ 290 cm⁻¹).
+
 The split is by trajectory (seed) and by distortion, never by frames of one trajectory, so the
 held-out snapshots are not correlated with training ones.
 
 Outputs (small; the MD stores stay under ``--md-dir``):
 
-* ``<out-dir>/snapshots_train.extxyz``, ``<out-dir>/snapshots_heldout.extxyz``. The training file is
-  ordered round-robin over the groups (phase × temperature, static distortions), so a partially
-  finished labelling job covers all groups evenly.
+* ``<out-dir>/snapshots_train.extxyz``, ``<out-dir>/snapshots_heldout.extxyz``,
+  ``<out-dir>/snapshots_spectrum.extxyz`` (t-Na3SbS4 frames first, then c-Na3SbS4, in time
+  order). The training file is ordered round-robin over the groups (phase × temperature, static
+  distortions), so a partially finished labelling job covers all groups evenly.
 
 Resumable: each MD run resumes from its checkpoint (``ionraman.md.run_md``), finished ones are
 skipped, and the extxyz files are rewritten from the stores after every trajectory. Run::
@@ -59,6 +66,9 @@ EQUILIBRATION_PS = 1.0
 TRAIN_PS, HELDOUT_PS = 3.0, 1.0
 SNAPSHOT_EVERY_PS = 0.25
 SB_S_CUTOFF_A = 3.0
+# spectrum-validation series: (phase, temperature) of held-out trajectories, frame interval, count
+SPECTRUM_SERIES = (("t-Na3SbS4", 600), ("c-Na3SbS4", 600))
+SPECTRUM_EVERY_FS, SPECTRUM_FRAMES = 40.0, 25
 
 # (name, split, rattle σ in Å, rattle seed, Voigt strain xx yy zz yz xz xy)
 STATIC = (
@@ -131,8 +141,12 @@ def store_path(md_dir: Path, job: dict) -> Path:
     return md_dir / f"{phase}_T{job['temperature_k']}_s{job['seed']}.h5"
 
 
-def md_snapshots(md_dir: Path, job: dict) -> list[Atoms]:
-    """Snapshots of a finished production run (every SNAPSHOT_EVERY_PS, first one excluded)."""
+def md_snapshots(
+    md_dir: Path, job: dict, every_fs: float = SNAPSHOT_EVERY_PS * 1000.0, first: int | None = None,
+    count: int | None = None, split: str | None = None,
+) -> list[Atoms]:
+    """Snapshots of a finished production run: every ``every_fs`` from frame ``first`` (default:
+    one interval in, so the first frame is excluded), at most ``count`` of them."""
     from ionraman.trajectory import open_trajectory
 
     path = store_path(md_dir, job)
@@ -140,14 +154,15 @@ def md_snapshots(md_dir: Path, job: dict) -> list[Atoms]:
     with open_trajectory(path) as traj:
         if traj.metadata.get("status") != "complete":
             return []
-        stride = round(SNAPSHOT_EVERY_PS * 1000.0 / SAMPLE_FS)
+        stride = round(every_fs / SAMPLE_FS)
         t0 = float(traj.times_fs[0])
-        for k in range(stride, len(traj), stride):
+        ks = list(range(stride if first is None else first, len(traj), stride))[:count]
+        for k in ks:
             atoms = traj.get_atoms(k)
             time_ps = (float(traj.times_fs[k]) - t0) / 1000.0
             frames.append(_finish(atoms, {
                 "snapshot_id": f"{job['phase']}/T{job['temperature_k']}/s{job['seed']}/f{k:05d}",
-                "source": "md", "phase": job["phase"], "split": job["split"],
+                "source": "md", "phase": job["phase"], "split": split or job["split"],
                 "temperature_k": float(job["temperature_k"]), "md_seed": job["seed"],
                 "time_ps": round(time_ps, 4), "frame": k, "force_field": FORCE_FIELD,
                 "rattle_A": 0.0, "rattle_seed": -1, "strain": [0.0] * 6,
@@ -172,10 +187,18 @@ def write_snapshots(out_dir: Path, md_dir: Path) -> dict[str, int]:
         frames = static_snapshots(phase)
         for split in groups:
             groups[split].append([a for a in frames if a.info["split"] == split])
+    series = [
+        md_snapshots(md_dir, job, SPECTRUM_EVERY_FS, first=0, count=SPECTRUM_FRAMES,
+                     split="spectrum")
+        for phase, temp in SPECTRUM_SERIES
+        for job in md_jobs()
+        if (job["phase"], job["temperature_k"], job["split"]) == (phase, temp, "heldout")
+        and store_path(md_dir, job).exists()
+    ]
     counts = {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    for split, g in groups.items():
-        frames = round_robin(g)
+    for split, g in [*groups.items(), ("spectrum", series)]:
+        frames = round_robin(g) if split != "spectrum" else [a for run in g for a in run]
         path = out_dir / f"snapshots_{split}.extxyz"
         tmp = path.with_suffix(".extxyz.tmp")
         write(tmp, frames, format="extxyz")

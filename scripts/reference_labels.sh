@@ -31,19 +31,23 @@ export OMP_NUM_THREADS=1
 "$PY" scripts/reference_dataset.py || echo "warning: some MD runs failed (see above)"
 # Interleaved (8 training, then 2 held-out structures per round) so that a partial dataset always
 # has held-out labels to score models on.
-declare -A chunk=([train]=8 [heldout]=2) rc_of=([train]=3 [heldout]=3)
-while [[ ${rc_of[train]} -eq 3 || ${rc_of[heldout]} -eq 3 ]]; do
-    for split in train heldout; do
+# SPLITS="spectrum" labels the spectrum-validation series instead (snapshots_spectrum.extxyz).
+read -ra splits <<< "${SPLITS:-train heldout}"
+declare -A chunk=([train]=8 [heldout]=2 [spectrum]=5) rc_of=()
+for split in "${splits[@]}"; do rc_of[$split]=3; done
+remaining() { for s in "${splits[@]}"; do [[ ${rc_of[$s]} -eq 3 ]] && return 0; done; return 1; }
+while remaining; do
+    for split in "${splits[@]}"; do
         [[ ${rc_of[$split]} -eq 3 ]] || continue
         "$PY" -m ionraman.polarizability.reference.labels "$DATA/snapshots_$split.extxyz" \
-            --out "$DATA/$split" --workdir "$WORK" "${SETTINGS[@]}" --max-new "${chunk[$split]}" "$@"
+            --out "$DATA/$split" --workdir "$WORK" "${SETTINGS[@]}" --max-new "${chunk[$split]:-8}" "$@"
         rc_of[$split]=$?
         echo "$split: exit code ${rc_of[$split]} (0 all labelled, 1 some failed, 3 not all done)"
         "$PY" scripts/reference_summary.py > /dev/null
     done
 done
 status=0
-for split in train heldout; do
+for split in "${splits[@]}"; do
     [[ ${rc_of[$split]} -ne 0 ]] && status=${rc_of[$split]}
 done
 "$PY" scripts/reference_summary.py > /dev/null

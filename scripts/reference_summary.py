@@ -35,7 +35,7 @@ def table() -> str:
              "mean ε∞ (xx yy zz) | spread of ε∞ diag (std over snapshots, xx yy zz) | "
              "mean α diag Å³ |", "|" + "---|" * 10]
     settings = set()
-    for split in ("train", "heldout"):
+    for split in ("train", "heldout", "spectrum"):
         snap_file = DATA / f"snapshots_{split}.extxyz"
         if not snap_file.exists():
             continue

@@ -581,20 +581,11 @@ def _md(spec: dict[str, Any], upstream: Sequence[dict]):
     return body, inputs
 
 
-def _load_alpha_model(path: str) -> Any:
-    p = Path(path)
-    if p.suffix == ".pt":
-        from ionraman.polarizability.models import CartesianTensorModel
-
-        return CartesianTensorModel.load(p)
-    from ionraman.polarizability.bond_model import BondPolarizabilityModel
-
-    return BondPolarizabilityModel.load(p)
-
-
 def _locked_load(path: str) -> Any:
+    from ionraman.polarizability import load_model
+
     with _LOAD_LOCK:
-        return _load_alpha_model(path)
+        return load_model(path)
 
 
 def _alpha(spec: dict[str, Any], upstream: Sequence[dict]):
