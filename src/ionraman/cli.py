@@ -295,6 +295,10 @@ def polarizability_fit(
         str | None,
         typer.Option(help="Bond model: fit only structures made of these elements, e.g. Na,Sb,S."),
     ] = None,
+    ridge: Annotated[
+        float,
+        typer.Option(help="Bond model: ridge penalty, design columns scaled to max |x| = 1."),
+    ] = 1e-2,  # bond_model.DEFAULT_RIDGE (not imported here: the CLI starts without ase)
 ) -> None:
     """Fit a polarizability model (writes OUT and OUT.fit.json with metrics and provenance)."""
     from ionraman.errors import InputError
@@ -308,7 +312,7 @@ def polarizability_fit(
         if out.suffix != ".json":
             raise InputError(f"--out {str(out)!r}: a bond model is written as .json")
         only = [e.strip() for e in elements.split(",") if e.strip()] if elements else None
-        _, fit_report = fit_bond_model(data, out, key=key, elements=only)
+        _, fit_report = fit_bond_model(data, out, key=key, elements=only, ridge=ridge)
         _echo(
             f"fitted on {fit_report['n_train']} structures; training RMSE "
             f"{fit_report['train_rmse_A3']:.3g} A^3 -> {out}, {out.with_suffix('.fit.json')}"
