@@ -48,3 +48,40 @@ def test_vdos_peaks_at_the_oscillator_frequency(tmp_path):
     peak = nu[np.argmax(d["total"])]
     assert abs(peak - nu0) <= nu[1] - nu[0]
     assert abs(np.trapezoid(d["Na"], nu) - 1.0) < 1e-9  # normalised per species
+
+
+def _walk_store(path, sigma_A: float, seed: int, n_frames: int = 1000, dt_fs: float = 10.0,
+                caged: bool = False):
+    """Na atoms random-walk (σ per frame and axis, Å), or with ``caged`` rattle about their sites
+    with that σ; the rest stay put; random velocities."""
+    atoms = get_structure("c-Na3SbS4", supercell=2)
+    rng = np.random.default_rng(seed)
+    na = atoms.numbers == 11
+    steps = np.zeros((n_frames, len(atoms), 3))
+    steps[:, na] = rng.normal(0.0, sigma_A, (n_frames, int(na.sum()), 3))
+    steps[0] = 0.0
+    pos = atoms.positions[None] + (steps if caged else np.cumsum(steps, axis=0))
+    vel = rng.normal(0.0, 0.01, pos.shape)
+    return _store(path, atoms, pos, vel, dt_fs)
+
+
+def test_diffusion_comparison_resolved_and_unresolved(tmp_path):
+    from ionraman.forcefields.validation import compare_student_teacher
+
+    teacher = _walk_store(tmp_path / "teacher.h5", 0.1, seed=1)
+    same = _walk_store(tmp_path / "same.h5", 0.1, seed=2)
+    fast = _walk_store(tmp_path / "fast.h5", 0.2, seed=3)  # D x 4
+    caged = _walk_store(tmp_path / "caged.h5", 0.1, seed=4, caged=True)
+
+    r = compare_student_teacher(same, teacher, tmp_path / "same")
+    assert r["D_resolved"] == {"student": True, "teacher": True}
+    assert r["D_within_uncertainty"] is True and abs(r["D_z"]) <= 2
+    # σ²/(2Δt) = 5e-5 cm²/s for σ = 0.1 Å per 10 fs
+    assert abs(r["D_teacher_cm2_s"][0] / 5e-5 - 1) < 0.1
+
+    r = compare_student_teacher(fast, teacher, tmp_path / "fast")
+    assert r["D_within_uncertainty"] is False and r["D_z"] > 2
+
+    r = compare_student_teacher(caged, teacher, tmp_path / "caged")
+    assert r["D_resolved"]["student"] is False and r["D_resolved"]["teacher"] is True
+    assert r["D_within_uncertainty"] is None  # too short / not diffusive: no verdict
