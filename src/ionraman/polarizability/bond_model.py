@@ -285,9 +285,10 @@ def fit_bond_model(
     (``ionraman polarizability fit DATA --kind bond -o OUT.json``).
 
     ``elements``: use only the structures made of these elements (e.g. leave out a dopant with
-    too few labels to fix its parameters). ``ridge``: see :data:`DEFAULT_RIDGE`. Writes the parameters to ``out`` and a report to
-    ``out`` with suffix ``.fit.json``: number of structures, training RMSE over the 9 components
-    (Å³), provenance (data file hash, package versions, ``elements``).
+    too few labels to fix its parameters). ``ridge``: see :data:`DEFAULT_RIDGE`. Writes the
+    parameters to ``out`` and a report to ``out`` with suffix ``.fit.json``: number of
+    structures, training RMSE over the 9 components (Å³), provenance (data file hash, package
+    versions, ``elements``, ``ridge``).
     """
     from ionraman._io import provenance
     from ionraman.polarizability.models.cartesian import load_labelled
