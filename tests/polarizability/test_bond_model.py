@@ -128,6 +128,8 @@ def test_save_load_round_trip(tmp_path) -> None:
 def test_errors() -> None:
     with pytest.raises(InputError, match=r"no atoms\.info"):
         BondPolarizabilityModel().fit([_na3sbs4()])
+    with pytest.raises(InputError, match="ridge"):
+        BondPolarizabilityModel().fit(_labelled(_reference_model(), 2), ridge=-1.0)
     with pytest.raises(InputError, match="not fitted"):
         BondPolarizabilityModel().predict(_na3sbs4())
     agi = crystal(

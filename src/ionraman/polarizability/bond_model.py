@@ -167,6 +167,8 @@ class BondPolarizabilityModel:
         """
         if not structures:
             raise InputError("bond-polarizability fit needs at least one labelled structure")
+        if not ridge >= 0.0:
+            raise InputError(f"ridge = {ridge!r}: expected a penalty >= 0")
         targets = []
         for n, at in enumerate(structures):
             if key not in at.info:
