@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         f"({load_force_field(args.student).weights_sha256[:12]}…)",
         "",
         "| case | system | atoms | T K | ps | RDF MAE (Sb-S / Na-S / Na-Na) | VDOS overlap "
-        "(total / Na) | D* student cm²/s | D* teacher cm²/s | z | within 2σ | frames all SbS4 "
-        "intact (student / teacher) | frames without S–S (student / teacher) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "(total / Na) | D* student cm²/s | D* teacher cm²/s | z | z (LS) | within 2σ | "
+        "frames all SbS4 intact (student / teacher) | frames without S–S (student / teacher) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case, name, n, temp, ps, r in rows:
         mae, fw = r["rdf_mae"], r["framework"]
@@ -106,12 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             within = f"not resolved ({unresolved})"
         ov = r["vdos_overlap"]
         ds, dt = r["D_student_cm2_s"], r["D_teacher_cm2_s"]
+        z_ls = "–" if r.get("D_z_least_squares") is None else f"{r['D_z_least_squares']:+.2f}"
         lines.append(
             f"| {case} | {name} | {n} | {temp:g} | {ps:g} | "
             f"{mae.get('Sb-S', float('nan')):.3f} / {mae.get('Na-S', float('nan')):.3f} / "
             f"{mae.get('Na-Na', float('nan')):.3f} | {ov.get('total', float('nan')):.3f} / "
             f"{ov.get('Na', float('nan')):.3f} | {ds[0]:.2e} ± {ds[1]:.1e} | "
-            f"{dt[0]:.2e} ± {dt[1]:.1e} | {r['D_z']:+.2f} | {within} | "
+            f"{dt[0]:.2e} ± {dt[1]:.1e} | {r['D_z']:+.2f} | {z_ls} | {within} | "
             f"{fw['student']['all_SbS4_intact']:.3f} / {fw['teacher']['all_SbS4_intact']:.3f} | "
             f"{fw['student']['no_S_S_bond']:.3f} / {fw['teacher']['no_S_S_bond']:.3f} |"
         )

@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "DiffusionResult": "ionraman.transport",
     "compute_msd": "ionraman.transport",
     "estimate_diffusion": "ionraman.transport",
+    "msd_linearity": "ionraman.transport",
     "arrhenius_fit": "ionraman.transport",
     "nernst_einstein_conductivity": "ionraman.transport",
     "haven_ratio": "ionraman.transport",

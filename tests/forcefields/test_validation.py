@@ -78,10 +78,19 @@ def test_diffusion_comparison_resolved_and_unresolved(tmp_path):
     assert r["D_within_uncertainty"] is True and abs(r["D_z"]) <= 2
     # σ²/(2Δt) = 5e-5 cm²/s for σ = 0.1 Å per 10 fs
     assert abs(r["D_teacher_cm2_s"][0] / 5e-5 - 1) < 0.1
+    # the least-squares cross-check agrees with kinisi on a clean random walk, where kinisi's
+    # generalised least squares (correct covariance) is the more precise of the two
+    d_ls, sd_ls = r["D_least_squares_cm2_s"]["teacher"]
+    assert abs(d_ls / 5e-5 - 1) < 0.1
+    assert sd_ls >= r["D_teacher_cm2_s"][1]
+    assert abs(r["D_z_least_squares"]) <= 2
+    assert r["msd_linearity"]["teacher"]["linear"] is True
 
     r = compare_student_teacher(fast, teacher, tmp_path / "fast")
     assert r["D_within_uncertainty"] is False and r["D_z"] > 2
+    assert r["D_z_least_squares"] > 2
 
     r = compare_student_teacher(caged, teacher, tmp_path / "caged")
     assert r["D_resolved"]["student"] is False and r["D_resolved"]["teacher"] is True
+    assert r["msd_linearity"]["student"]["linear"] is False
     assert r["D_within_uncertainty"] is None  # too short / not diffusive: no verdict

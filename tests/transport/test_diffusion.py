@@ -10,8 +10,10 @@ from ionraman.errors import InputError
 from ionraman.transport.diffusion import (
     FitWindow,
     choose_fit_window,
+    diffusive_in_window,
     estimate_diffusion,
     local_loglog_slope,
+    msd_linearity,
 )
 from ionraman.transport.msd import compute_msd
 from ionraman.transport.unwrap import unwrap_positions
@@ -102,3 +104,47 @@ def test_too_short_window_is_an_input_error(make_random_walk):
     x = make_random_walk(50, 5, 0.1, 10.0, seed=0)
     with pytest.raises(InputError, match="fewer than 3 lags"):
         estimate_diffusion(x, 0.01, FitWindow(0.1, 0.11, "explicit"))
+
+
+def _caged_walk(d_A2_ps: float, seed: int, n_frames: int = 4000, n: int = 200) -> np.ndarray:
+    """Ions vibrating in a cage (OU positions, σ 0.5 Å, τ 0.1 ps) whose centres random-walk.
+
+    MSD = 6 D t + 6 σ² (1 − e^(−t/τ)): a 1.5 Å² offset, frames every 0.01 ps.
+    """
+    dt, sigma, tau = 0.01, 0.5, 0.1
+    rng = np.random.default_rng(seed)
+    walk = np.cumsum(rng.normal(0, np.sqrt(2 * d_A2_ps * dt), (n_frames, n, 3)), axis=0)
+    phi = np.exp(-dt / tau)
+    noise = rng.normal(0, sigma * np.sqrt(1 - phi**2), (n_frames, n, 3))
+    v = np.empty((n_frames, n, 3))
+    v[0] = rng.normal(0, sigma, (n, 3))
+    for k in range(1, n_frames):
+        v[k] = phi * v[k - 1] + noise[k]
+    return walk + v
+
+
+def test_linearity_accepts_offset_diffusion_and_rejects_a_cage():
+    """6Dt + cage offset: the log-log rule fails, the two-halves test passes; a cage fails both."""
+    dt = 0.01
+    walk = _caged_walk(0.01, seed=0)  # D = 0.01 Å²/ps = 1e-6 cm²/s, 6D = 0.06 Å²/ps
+    res = compute_msd(walk, cells=np.eye(3) * 1e3, timestep_fs=10.0, symbols=["Na"] * 200,
+                      drift="none")
+    window = choose_fit_window(res.time_ps, res.msd_A2["Na"])
+    assert window.slope_rule_met is False  # log-log slope ≈ 0.14–0.44 in 4–20 ps
+    assert (window.start_ps, window.end_ps) == pytest.approx((4.0, 20.0), abs=0.01)
+    lin = msd_linearity(walk, dt, window)
+    assert lin.linear and diffusive_in_window(window, lin) is True
+    for slope, err in (lin.first_A2_ps, lin.second_A2_ps):
+        assert slope == pytest.approx(0.06, abs=3 * err)
+        assert 0 < err < 0.01
+    assert lin.to_dict()["split_ps"] == pytest.approx(12.0, abs=0.01)
+
+    cage = _caged_walk(0.0, seed=1)
+    lin = msd_linearity(cage, dt, window)
+    assert not lin.linear and diffusive_in_window(window, lin) is False
+    for slope, err in (lin.first_A2_ps, lin.second_A2_ps):
+        assert abs(slope) < 3 * err < 3e-3
+    assert diffusive_in_window(FitWindow(0, 1, "x", slope_rule_met=True), None) is True
+    assert diffusive_in_window(FitWindow(0, 1, "x", slope_rule_met=None), None) is None
+    with pytest.raises(InputError, match="fewer than 3 lags"):
+        msd_linearity(cage[:30], dt, FitWindow(0.1, 0.13, "x"))

@@ -22,8 +22,10 @@ from ionraman.transport.conductivity import (
 from ionraman.transport.diffusion import (
     DiffusionEstimate,
     FitWindow,
+    LinearityTest,
     choose_fit_window,
     estimate_diffusion,
+    msd_linearity,
 )
 from ionraman.transport.hopping import HoppingResult, hopping_descriptor
 from ionraman.transport.msd import MSDResult, benchmark_msd, compute_msd, msd_direct, msd_fft
@@ -36,6 +38,7 @@ __all__ = [
     "DiffusionResult",
     "FitWindow",
     "HoppingResult",
+    "LinearityTest",
     "MSDResult",
     "VanHoveResult",
     "analyse_diffusion",
@@ -49,6 +52,7 @@ __all__ = [
     "load_unwrapped",
     "msd_direct",
     "msd_fft",
+    "msd_linearity",
     "nernst_einstein_conductivity",
     "non_gaussian_parameter",
     "number_density_cm3",

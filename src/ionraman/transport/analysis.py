@@ -41,8 +41,11 @@ from ionraman.transport.conductivity import (
 from ionraman.transport.diffusion import (
     DiffusionEstimate,
     FitWindow,
+    LinearityTest,
     choose_fit_window,
+    diffusive_in_window,
     estimate_diffusion,
+    msd_linearity,
 )
 from ionraman.transport.hopping import DEFAULT_SITE_RADIUS_A, HoppingResult, hopping_descriptor
 from ionraman.transport.msd import MSDResult, msd_from_store
@@ -86,6 +89,8 @@ class DiffusionResult:
         Non-Gaussian parameter (``time_ps``, ``msd_A2``, ``r4_A4``, ``alpha2``).
     vanhove : VanHoveResult or None
         Self van Hove function of the mobile species.
+    linearity : LinearityTest or None
+        Two-halves straight-line test of the MSD (None when skipped).
     files : dict
         Written files.
     info : dict
@@ -110,12 +115,18 @@ class DiffusionResult:
     hopping: HoppingResult | None = None
     alpha2: pd.DataFrame | None = None
     vanhove: VanHoveResult | None = None
+    linearity: LinearityTest | None = None
     files: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def D_cm2_s(self) -> float:
         return self.tracer.D_cm2_s
+
+    @property
+    def diffusive(self) -> bool | None:
+        """Is the MSD diffusive in the fit window? (:func:`diffusive_in_window`)."""
+        return diffusive_in_window(self.window, self.linearity)
 
     @property
     def D_std_cm2_s(self) -> float:
@@ -166,10 +177,17 @@ class DiffusionResult:
             parts.append(f"sigma_NE = {self.sigma_S_cm:.3e} S/cm at {self.temperature_k:g} K")
         if self.haven_ratio is not None:
             parts.append(f"H_R = {self.haven_ratio:.2f} ± {self.haven_ratio_std or np.nan:.2f}")
-        if self.window.slope_rule_met is False:
+        lin = self.linearity
+        if lin is not None and lin.linear and not self.window.slope_rule_met:
             parts.append(
-                "WARNING: the MSD is not yet diffusive (log-log slope far from 1) in the fit "
-                "window: D is an upper bound of vibrational/transient motion; run longer"
+                f"MSD linear in the fit window (offset by the cage; halves agree, z = {lin.z:+.2f})"
+            )
+        elif self.diffusive is False:
+            why = "log-log slope far from 1" if lin is None else (
+                f"slope of the second half differs from the first, z = {lin.z:+.2f}")
+            parts.append(
+                f"WARNING: the MSD is not yet diffusive in the fit window ({why}): D is an "
+                "upper bound of vibrational/transient motion; run longer"
             )
         if self.hopping is not None:
             parts.append(
@@ -244,6 +262,7 @@ def analyse_diffusion(
     start_fraction: float = 0.1,
     end_fraction: float = 0.5,
     slope_tolerance: float = 0.2,
+    linearity_z_max: float | None = 2.0,
     n_lags: int = 100,
     max_frames: int = 20_000,
     collective: bool = True,
@@ -279,6 +298,11 @@ def analyse_diffusion(
         Drift removal (default: mean displacement of all non-mobile atoms).
     fit_rule, start_ps, end_ps, start_fraction, end_fraction, slope_tolerance
         Fit window, see :func:`ionraman.transport.diffusion.choose_fit_window`.
+    linearity_z_max : float or None
+        Test whether the MSD is a straight line with a resolved slope (offset by the vibrational
+        cage) in the window, which the log-log slope rule misses:
+        :func:`ionraman.transport.diffusion.msd_linearity` with this ``z_max`` (also gives a
+        least-squares D with a bootstrap σ as a cross-check of kinisi's). None skips it.
     n_lags, max_frames
         kinisi input size: lags in the window, frames kept (stride ⌈S/max_frames⌉; the same
         subsampled frames are used for the descriptors).
@@ -314,6 +338,7 @@ def analyse_diffusion(
         "start_fraction": start_fraction,
         "end_fraction": end_fraction,
         "slope_tolerance": slope_tolerance,
+        "linearity_z_max": linearity_z_max,
         "n_lags": n_lags,
         "max_frames": max_frames,
         "collective": collective,
@@ -365,6 +390,12 @@ def analyse_diffusion(
         slope_tolerance=slope_tolerance,
     )
     tracer = estimate_diffusion(sub, dt_sub, window, kind="tracer", n_lags=n_lags, seed=seed)
+    linearity = linearity_error = None
+    if linearity_z_max is not None:
+        try:
+            linearity = msd_linearity(sub, dt_sub, window, z_max=linearity_z_max, seed=seed)
+        except InputError as exc:  # a half holds fewer than 3 lags
+            linearity_error = str(exc)
     coll = None
     coll_error = None
     if collective:
@@ -428,6 +459,9 @@ def analyse_diffusion(
             "end_ps": tracer.window.end_ps,
             "rule": window.rule,
             "slope_rule_met": window.slope_rule_met,
+            "linearity": None if linearity is None else linearity.to_dict(),
+            "linearity_error": linearity_error,
+            "diffusive": diffusive_in_window(window, linearity),
             "requested_start_ps": window.start_ps,
             "requested_end_ps": window.end_ps,
         },
@@ -478,6 +512,7 @@ def analyse_diffusion(
         hopping=hop,
         alpha2=alpha2,
         vanhove=vh,
+        linearity=linearity,
         files=files,
         info=_clean(json.loads(json.dumps(info, default=json_default_str))),
     )
