@@ -23,7 +23,7 @@ import numpy as np
 from ase.data import atomic_masses, chemical_symbols
 
 from ionraman._io import write_json_atomic
-from ionraman.conventions import A2_PS_TO_CM2_S, SPEED_OF_LIGHT_CM_S
+from ionraman.conventions import SPEED_OF_LIGHT_CM_S
 
 DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (("Sb", "S"), ("Na", "S"), ("Na", "Na"), ("S", "S"))
 
@@ -208,8 +208,7 @@ def compare_student_teacher(
         "slope_rule_met": {k: d.window.slope_rule_met for k, d in diff.items()},
         "msd_linearity": {k: None if v is None else v.to_dict() for k, v in lin.items()},
         "D_least_squares_cm2_s": {
-            k: None if v is None else [x * A2_PS_TO_CM2_S / 6.0 for x in v.whole_A2_ps]
-            for k, v in lin.items()
+            k: None if v is None else list(v.D_cm2_s) for k, v in lin.items()
         },
         "D_z_least_squares": z_ls,
         "files": ["rdf.png", "vdos.png", "msd.png", "comparison.json"],

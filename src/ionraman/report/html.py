@@ -136,6 +136,7 @@ _RESULT_COLUMNS = [
     "n_seeds_ok",
     "D_cm2_s",
     "D_std_cm2_s",
+    "diffusive",
     "sigma_S_cm",
     "sigma_std_S_cm",
     "haven_ratio",

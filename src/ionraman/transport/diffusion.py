@@ -269,8 +269,14 @@ class LinearityTest:
     linear: bool
     n_boot: int
 
+    @property
+    def D_cm2_s(self) -> tuple[float, float]:
+        """(D, σ_D) in cm² s⁻¹ from the whole-window least-squares slope (slope / 6)."""
+        slope, err = self.whole_A2_ps
+        return slope * A2_PS_TO_CM2_S / 6.0, err * A2_PS_TO_CM2_S / 6.0
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "D_cm2_s": list(self.D_cm2_s)}
 
 
 def msd_linearity(

@@ -152,6 +152,8 @@ class RunResult:
             rank = "-" if pd.isna(r["rank"]) else f"{int(r['rank'])}"
             val = _pm(r["rank_value"], r["rank_value_err"], ".3g")
             d = _pm(r["D_cm2_s"], r["D_std_cm2_s"], ".2e")
+            if r.get("diffusive") is False:  # MSD plateau in the fit window
+                d = "not diffusive"
             ea = _pm(r["Ea_eV"], r["Ea_std_eV"], ".2f")
             cls = f" [{r['calibrated_class']}]" if r.get("calibrated_class") else ""
             lines.append(
@@ -176,6 +178,23 @@ class RunResult:
                 )
         return out
 
+    def diffusion_notes(self) -> list[str]:
+        """One line per candidate with temperatures where the MSD is not diffusive in the fit
+        window (a plateau: the ions rattle in their cages; D* is not reported there and those
+        temperatures stay out of the Arrhenius fit and the correlation)."""
+        if self.results.empty or "diffusive" not in self.results:
+            return []
+        out = []
+        for name, sub in self.results.groupby("candidate", sort=False):
+            temps = sub.loc[sub["diffusive"].map(lambda v: v is False), "temperature_K"]
+            if len(temps):
+                out.append(
+                    f"note: {name}: MSD not diffusive at {', '.join(f'{t:g}' for t in temps)} K "
+                    "in these runs (no resolved linear growth): D* not reported there; longer MD "
+                    "or higher T"
+                )
+        return out
+
     def summary_text(self) -> str:
         """Ranking, correlation, failures and the report path (what ``ionraman run`` prints)."""
         parts = [self.ranking_text()]
@@ -191,6 +210,7 @@ class RunResult:
                     f"{100 * r['framework_intact_fraction']:.0f} % of the MD frames keep every "
                     "SbS4 intact without S–S bonds (the force field decomposes the framework)"
                 )
+        parts += self.diffusion_notes()
         parts += self.activation_warnings()
         if self.failed:
             parts.append(f"{len(self.failed)} stage(s) failed or blocked:")

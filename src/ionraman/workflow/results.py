@@ -47,6 +47,7 @@ RESULT_COLUMNS = [
     "D_cm2_s",
     "D_std_cm2_s",
     "D_std_seeds_cm2_s",
+    "diffusive",
     "log10_D",
     "sigma_S_cm",
     "sigma_std_S_cm",
@@ -158,6 +159,7 @@ def build_tables(
             "D_cm2_s": _f(p.get("D_cm2_s")),
             "D_std_cm2_s": _f(p.get("D_std_cm2_s")),
             "D_std_seeds_cm2_s": _f(p.get("D_cm2_s_std_seeds")),
+            "diffusive": p.get("diffusive"),
             "sigma_S_cm": _f(p.get("sigma_S_cm")),
             "sigma_std_S_cm": _f(p.get("sigma_std_S_cm")),
             "D_sigma_cm2_s": _f(p.get("D_sigma_cm2_s")),
@@ -196,7 +198,8 @@ def build_tables(
             "ionraman_version": settings["ionraman_version"],
         }
         d = row["D_cm2_s"]
-        row["log10_D"] = math.log10(d) if d > 0 else math.nan
+        # no log10 D where the MSD is a plateau: kinisi's D is then not a diffusivity
+        row["log10_D"] = math.log10(d) if d > 0 and row["diffusive"] is not False else math.nan
         rows.append(row)
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     order = {c["candidate"]: k for k, c in enumerate(candidates)}
@@ -282,6 +285,7 @@ def rank_candidates(
             "band_ratio_err": _f(None if r is None else r["band_ratio_err"]),
             "D_cm2_s": _f(None if r is None else r["D_cm2_s"]),
             "D_std_cm2_s": _f(None if r is None else r["D_std_cm2_s"]),
+            "diffusive": None if r is None else r["diffusive"],
             "sigma_S_cm": _f(None if r is None else r["sigma_S_cm"]),
             "haven_ratio": _f(None if r is None else r["haven_ratio"]),
             "mechanism": "" if r is None else r["mechanism"],
@@ -314,6 +318,8 @@ def rank_candidates(
             )
     col = _COLUMN[ranked_by]
     values = table[col].astype(float)
+    if ranked_by == "D":  # a plateau's D is not a diffusivity: such candidates rank last
+        values = values.where(table["diffusive"].map(lambda v: v is not False))
     if ranked_by in ("lowfreq_fraction", "band_ratio"):
         err = table[f"{ranked_by}_err"].astype(float)
     elif ranked_by == "D":

@@ -803,7 +803,12 @@ def _transport_settings(spec: dict[str, Any]) -> dict[str, Any]:
 def _transport(spec: dict[str, Any], upstream: Sequence[dict]):
     (md_res,) = upstream
     settings = _transport_settings(spec)
-    inputs = {"md": (md_res or {}).get("digest"), "settings": settings, "framework_check": 1}
+    inputs = {
+        "md": (md_res or {}).get("digest"),
+        "settings": settings,
+        "framework_check": 1,
+        "msd_linearity": 1,
+    }
 
     def body(ctx: StageContext) -> dict[str, Any]:
         from ionraman.transport import analyse_diffusion
@@ -960,6 +965,12 @@ def run_point(
         ):
             vals = [r.get(key) for r in rows if r.get(key) is not None]
             point[key] = float(np.mean(vals)) if vals else None
+        # is the MSD diffusive in the fit window (log-log rule or two-halves linearity)? A
+        # plateau gives kinisi a spurious positive D: such points stay out of Arrhenius fits and
+        # of the metric-vs-D correlation
+        verdicts = [r.get("diffusive") for r in rows if r.get("diffusive") is not None]
+        point["diffusive_fraction"] = float(np.mean(verdicts)) if verdicts else None
+        point["diffusive"] = bool(all(verdicts)) if verdicts else None
         mech = [r.get("mechanism") for r in rows if r.get("mechanism")]
         point["mechanism"] = max(set(mech), key=mech.count) if mech else None
         point["mechanism_per_seed"] = mech
@@ -1051,12 +1062,13 @@ def run_arrhenius(spec: dict[str, Any], point_results: Sequence[dict]) -> dict[s
         ):
             vals = np.array([np.nan if p.get(key) is None else p[key] for p in pts], float)
             errs = np.array([np.nan if p.get(err_key) is None else p[err_key] for p in pts])
-            use = np.isfinite(vals) & (vals > 0)
+            diffusive = np.array([p.get("diffusive") is not False for p in pts])
+            use = np.isfinite(vals) & (vals > 0) & diffusive
             name = "D" if kind == "D" else "sigma"
             if use.sum() < 2:
                 out[name] = {
-                    "status": f"skipped: {int(use.sum())} temperature(s) with positive {key}; "
-                    "need 2"
+                    "status": f"skipped: {int(use.sum())} temperature(s) with positive {key} "
+                    f"and a diffusive MSD ({int((~diffusive).sum())} not diffusive); need 2"
                 }
                 continue
             weights_ok = np.isfinite(errs[use]).all() and (errs[use] > 0).all()
@@ -1068,6 +1080,7 @@ def run_arrhenius(spec: dict[str, Any], point_results: Sequence[dict]) -> dict[s
             ex = fit.extrapolate(t_ex)
             out[name] = {
                 "status": "done",
+                "temperatures_used_K": t[use].tolist(),
                 "weighted": bool(weights_ok),
                 **fit.to_dict(),
                 "extrapolated": {k: _plain(v) for k, v in ex.items()},
