@@ -148,7 +148,11 @@ def msd_figure(msd: dict[float, list[pd.DataFrame]], *, candidate: str, species:
 
 
 def arrhenius_figure(results: pd.DataFrame, arrhenius: dict[str, dict[str, Any]]) -> Any:
-    """log10 D* vs 1000/T with error bars and the Arrhenius fits (E_a in the legend)."""
+    """log10 D* vs 1000/T with error bars and the Arrhenius fits (E_a in the legend).
+
+    Temperatures where the MSD is not diffusive (``diffusive`` False: a plateau, kinisi's D is
+    not a diffusivity) are drawn with open markers and are not part of the fits.
+    """
     fig = _figure(7.0, 4.6)
     ax = fig.subplots()
     names = list(dict.fromkeys(results["candidate"]))
@@ -173,7 +177,16 @@ def arrhenius_figure(results: pd.DataFrame, arrhenius: dict[str, dict[str, Any]]
             tt = np.linspace(t.min(), t.max(), 50)
             ln = fit["intercept_ln"] + fit["slope_K"] / tt
             ax.plot(1000.0 / tt, ln / math.log(10), color=cmap(k % 10), lw=1, ls="--")
-        ax.errorbar(x, y, yerr=yerr, fmt="o", color=cmap(k % 10), capsize=3, label=label)
+        plateau = (
+            sub["diffusive"].map(lambda v: v is False).to_numpy(bool)[ok]
+            if "diffusive" in sub
+            else np.zeros(x.size, bool)
+        )
+        for sel, face, lab in ((~plateau, cmap(k % 10), label),
+                               (plateau, "none", f"{name}: MSD not diffusive")):
+            if sel.any():
+                ax.errorbar(x[sel], y[sel], yerr=yerr[sel], fmt="o", color=cmap(k % 10),
+                            mfc=face, capsize=3, label=lab)
     ax.set_xlabel("1000 / T (K$^{-1}$)")
     ax.set_ylabel("log$_{10}$ D* (cm$^2$ s$^{-1}$)")
     ax.set_title("Arrhenius plot of the tracer diffusion coefficient", fontsize=10)
@@ -197,8 +210,8 @@ def metric_vs_d_figure(
         sub = results[results["candidate"] == name]
         for _, r in sub.iterrows():
             x, d = float(r[metric]), float(r["D_cm2_s"])
-            if not (math.isfinite(x) and math.isfinite(d) and d > 0):
-                continue
+            if not (math.isfinite(x) and math.isfinite(d) and d > 0) or r.get("diffusive") is False:
+                continue  # a plateau's D is not a diffusivity (not in the correlation either)
             xe = r.get(f"{metric}_err")
             de = float(r["D_std_cm2_s"])
             ye = de / (d * math.log(10)) if math.isfinite(de) else 0.0
