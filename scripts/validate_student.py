@@ -14,7 +14,8 @@ Everything is resumable (run it again after an interruption: finished MD is reus
 Cases (``--cases``): ``w900`` W-doped c-Na3SbS4 (126 atoms) at 900 K, 6 ps; ``w700`` the same at
 700 K, 6 ps; ``w900l`` the same at 900 K for 20 ps (long enough for a diffusive Na MSD: the D
 comparison); ``w700l`` the same at 700 K for 20 ps with MD seed 22 (its first 6 ps are not those
-of ``w700``, whose teacher frames trained the shipped student); ``t500``/``c500`` t-/c-Na3SbS4
+of ``w700``, whose teacher frames trained the shipped student); ``w500l`` the same at 500 K
+for 10 ps (MD seed 23; no 500 K W-doped teacher frames were in the training set); ``t500``/``c500`` t-/c-Na3SbS4
 2×2×2 (128 atoms) at 500 K, 2 ps (structure and vibrations; Na hardly diffuses in the perfect
 cells).
 """
@@ -32,10 +33,11 @@ CASES = {
     "w700": ("c-Na3SbS4:W0.125", None, 700.0, 6.0),
     "w900l": ("c-Na3SbS4:W0.125", None, 900.0, 20.0),
     "w700l": ("c-Na3SbS4:W0.125", None, 700.0, 20.0),
+    "w500l": ("c-Na3SbS4:W0.125", None, 500.0, 10.0),
     "t500": ("t-Na3SbS4", 2, 500.0, 2.0),
     "c500": ("c-Na3SbS4", 2, 500.0, 2.0),
 }
-SEEDS = {"w700l": 22}  # MD seed per case (default 21)
+SEEDS = {"w700l": 22, "w500l": 23}  # MD seed per case (default 21)
 
 
 def main(argv: list[str] | None = None) -> int:
