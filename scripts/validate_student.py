@@ -15,9 +15,9 @@ Cases (``--cases``): ``w900`` W-doped c-Na3SbS4 (126 atoms) at 900 K, 6 ps; ``w7
 700 K, 6 ps; ``w900l`` the same at 900 K for 20 ps (long enough for a diffusive Na MSD: the D
 comparison); ``w700l`` the same at 700 K for 20 ps with MD seed 22 (its first 6 ps are not those
 of ``w700``, whose teacher frames trained the shipped student); ``w500l`` the same at 500 K
-for 10 ps (MD seed 23; no 500 K W-doped teacher frames were in the training set); ``t500``/``c500`` t-/c-Na3SbS4
-2×2×2 (128 atoms) at 500 K, 2 ps (structure and vibrations; Na hardly diffuses in the perfect
-cells).
+for 10 ps (MD seed 23; no 500 K W-doped teacher frames were in the training set);
+``t500``/``c500`` t-/c-Na3SbS4 2×2×2 (128 atoms) at 500 K, 2 ps (structure and vibrations; Na
+hardly diffuses in the perfect cells).
 """
 
 from __future__ import annotations
