@@ -254,7 +254,7 @@ def report() -> None:
     (OUT / "convergence.json").write_text(json.dumps(result, indent=1))
     text = "## 16-atom t-Na3SbS4, 4 MD snapshots (600, 900 K)\n\n" + markdown(result["t16"])
     if "t32" in result:
-        text += "\n## 32-atom (2×1×1) composite snapshots\n\n" + markdown(result["t32"])
+        text += "\n## 32-atom (2×1×1) MD snapshots\n\n" + markdown(result["t32"])
     if "cell_size" in result:
         cs = result["cell_size"]
         text += (f"\nCell size: RMS δα {cs['rms_dalpha32_A3']:.3f} Å³ over {cs['n32']} 32-atom "

@@ -148,3 +148,5 @@ def test_linearity_accepts_offset_diffusion_and_rejects_a_cage():
     assert diffusive_in_window(FitWindow(0, 1, "x", slope_rule_met=None), None) is None
     with pytest.raises(InputError, match="fewer than 3 lags"):
         msd_linearity(cage[:30], dt, FitWindow(0.1, 0.13, "x"))
+    with pytest.raises(InputError, match=r"shape \[S, N, 3\]"):
+        msd_linearity(cage[:, 0], dt, window)

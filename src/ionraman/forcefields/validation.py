@@ -176,16 +176,20 @@ def compare_student_teacher(
         nu = dos["teacher"]["nu_cm1"]
         s_on_t = np.interp(nu, dos["student"]["nu_cm1"], dos["student"][key])
         overlap[key] = float(np.trapezoid(np.minimum(s_on_t, dos["teacher"][key]), nu))
+    def z_score(
+        student: tuple[float, float], teacher: tuple[float, float], zero_sigma: float | None
+    ) -> float | None:
+        sigma = float(np.hypot(student[1], teacher[1]))
+        return float((student[0] - teacher[0]) / sigma) if sigma > 0 else zero_sigma
+
     ds, dt = diff["student"].tracer, diff["teacher"].tracer
-    sigma = float(np.hypot(ds.D_std_cm2_s, dt.D_std_cm2_s))
-    z = float((ds.D_cm2_s - dt.D_cm2_s) / sigma) if sigma > 0 else float("inf")
+    z = z_score((ds.D_cm2_s, ds.D_std_cm2_s), (dt.D_cm2_s, dt.D_std_cm2_s), float("inf"))
     # cross-check that does not rest on kinisi's covariance model: least-squares slopes of the
     # MSD over the same window, σ from a bootstrap over the ions
     lin = {k: d.linearity for k, d in diff.items()}
     z_ls = None
     if all(v is not None for v in lin.values()):
-        (s_s, e_s), (s_t, e_t) = lin["student"].whole_A2_ps, lin["teacher"].whole_A2_ps
-        z_ls = float((s_s - s_t) / np.hypot(e_s, e_t)) if np.hypot(e_s, e_t) > 0 else None
+        z_ls = z_score(lin["student"].D_cm2_s, lin["teacher"].D_cm2_s, None)
     resolved = {
         k: bool(
             d.diffusive is not False

@@ -186,8 +186,14 @@ class DiffusionResult:
                 f"MSD linear in the fit window (offset by the cage; halves agree, z = {lin.z:+.2f})"
             )
         elif self.diffusive is False:
-            why = "log-log slope far from 1" if lin is None else (
-                f"slope of the second half differs from the first, z = {lin.z:+.2f}")
+            if lin is None:
+                why = "log-log slope far from 1"
+            elif abs(lin.z) > lin.z_max:
+                why = f"slope of the second half differs from the first, z = {lin.z:+.2f}"
+            else:
+                why = (f"no resolved growth: slopes {lin.first_A2_ps[0]:.3g} ± "
+                       f"{lin.first_A2_ps[1]:.2g} and {lin.second_A2_ps[0]:.3g} ± "
+                       f"{lin.second_A2_ps[1]:.2g} A^2/ps in the two halves")
             parts.append(
                 f"WARNING: the MSD is not yet diffusive in the fit window ({why}): D is an "
                 "upper bound of vibrational/transient motion; run longer"

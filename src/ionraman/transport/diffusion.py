@@ -237,6 +237,14 @@ class DiffusionEstimate:
         return d
 
 
+def _positions_array(positions: np.ndarray) -> np.ndarray:
+    """Positions as a float array [S, N, 3], or an InputError naming the shape."""
+    positions = np.asarray(positions, dtype=float)
+    if positions.ndim != 3 or positions.shape[2] != 3:
+        raise InputError(f"positions must have shape [S, N, 3], got {positions.shape}")
+    return positions
+
+
 @dataclass
 class LinearityTest:
     """Is the MSD a straight line with a resolved slope in the fit window? Its two halves compared.
@@ -318,13 +326,14 @@ def msd_linearity(
 
     if not z_max > 0 or n_boot < 10:
         raise InputError(f"need z_max > 0 and n_boot >= 10, got {z_max}, {n_boot}")
-    positions = np.asarray(positions, dtype=float)
+    positions = _positions_array(positions)
     n_frames, n_ions = positions.shape[:2]
     mid = 0.5 * (window.start_ps + window.end_ps)
     lag = np.arange(n_frames) * dt_ps
-    halves = [(lag >= window.start_ps) & (lag <= mid), (lag >= mid) & (lag <= window.end_ps),
+    # first half, second half, whole window
+    ranges = [(lag >= window.start_ps) & (lag <= mid), (lag >= mid) & (lag <= window.end_ps),
               (lag >= window.start_ps) & (lag <= window.end_ps)]
-    if min(int(h.sum()) for h in halves) < 3:
+    if min(int(h.sum()) for h in ranges) < 3:
         raise InputError(
             f"fit window {window.start_ps:.4g}-{window.end_ps:.4g} ps holds fewer than 3 lags of "
             f"{dt_ps:.4g} ps per half; use a longer trajectory or a wider window"
@@ -335,7 +344,7 @@ def msd_linearity(
         np.bincount(rng.integers(0, n_ions, n_ions), minlength=n_ions) for _ in range(n_boot)
     ]) / n_ions  # [1 + B, N]: the data, then the resamples
     out = []
-    for h in halves:
+    for h in ranges:
         curves = weights @ per_ion[h].T  # [1 + B, L]
         t = lag[h] - lag[h].mean()
         slopes = (curves - curves.mean(axis=1, keepdims=True)) @ t / (t @ t)
@@ -466,9 +475,7 @@ def estimate_diffusion(
     import scipp as sc
     from kinisi.analyze import DiffusionAnalyzer, JumpDiffusionAnalyzer
 
-    positions = np.asarray(positions, dtype=float)
-    if positions.ndim != 3 or positions.shape[2] != 3:
-        raise InputError(f"positions must have shape [S, N, 3], got {positions.shape}")
+    positions = _positions_array(positions)
     n_frames, n_part = positions.shape[:2]
     stride = max(1, -(-n_frames // max_frames))
     sub = positions[::stride]
