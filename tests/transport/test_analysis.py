@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from ionraman.conventions import A2_PS_TO_CM2_S
+from ionraman.errors import InputError
 from ionraman.transport import analyse_diffusion
 from ionraman.transport._source import ArrayTrajectory
 
@@ -56,6 +57,12 @@ def test_analyse_diffusion_on_arrays(make_random_walk, tmp_path):
     df = res.to_dataframe()
     assert len(df) == 1 and df.loc[0, "D_cm2_s"] == pytest.approx(res.D_cm2_s)
     assert "D*(Na)" in res.summary()
+    # a random walk: diffusive by the linearity test too, least-squares D close to kinisi's
+    assert res.diffusive is True and res.linearity.linear
+    assert df.loc[0, "D_ls_cm2_s"] == pytest.approx(D_TRUE, rel=0.1)
+    with pytest.raises(InputError, match="linearity_z_max"):
+        analyse_diffusion(traj, tmp_path / "bad", linearity_z_max=0.0)
+    assert not (tmp_path / "bad").exists()  # rejected before anything is written
 
 
 def test_analyse_diffusion_from_store_and_ase_file(make_random_walk, tmp_path):

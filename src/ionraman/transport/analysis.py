@@ -332,6 +332,10 @@ def analyse_diffusion(
     -------
     DiffusionResult
     """
+    if linearity_z_max is not None and not linearity_z_max > 0:
+        raise InputError(
+            f"linearity_z_max = {linearity_z_max!r}: expected a positive number or None"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = {
