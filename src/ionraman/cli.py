@@ -283,7 +283,21 @@ def polarizability_fit(
     ensemble: Annotated[int, typer.Option(help="Ensemble members.")] = 4,
     cutoff: Annotated[float, typer.Option("--cutoff", help="Environment cutoff, A.")] = 5.5,
     seed: Annotated[int, typer.Option()] = 0,
-    max_epochs: Annotated[int, typer.Option("--max-epochs")] = 3000,
+    max_epochs: Annotated[int, typer.Option("--max-epochs", help="adam solver only.")] = 3000,
+    solver: Annotated[
+        str,
+        typer.Option(
+            help="adam (MLP heads, early stopping) or ridge (linear heads in closed form, "
+            "penalty by cross-validation)."
+        ),
+    ] = "adam",
+    val_fraction: Annotated[
+        float,
+        typer.Option(
+            "--val-fraction",
+            help="Fraction held out for metrics and the spread threshold when no --validation.",
+        ),
+    ] = 0.2,
     kind: Annotated[
         str,
         typer.Option(
@@ -327,10 +341,18 @@ def polarizability_fit(
         cutoff_A=cutoff,
         seed=seed,
         max_epochs=max_epochs,
+        solver=solver,
+        val_fraction=val_fraction,
     )
     val = report.metrics.get("validation", {})
-    scores = ", ".join(f"{k} {v:.4g}" for k, v in val.items())
-    _echo(f"fitted on {report.n_train} structures ({report.seconds:.0f} s); validation: {scores}")
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in val.items()) or "none (no validation split)"
+    how = f"ridge penalty {report.ridge['penalty']:g}" if report.ridge else "adam"
+    _echo(
+        f"fitted on {report.n_train} structures ({how}, {report.seconds:.0f} s); "
+        f"validation: {scores}"
+    )
+    for note in report.notes:
+        _echo(f"note: {note}")
     _echo(f"-> {out}, {Path(out).with_suffix('.fit.json')}")
 
 

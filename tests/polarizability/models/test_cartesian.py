@@ -29,12 +29,15 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-@pytest.fixture(scope="module")
-def model() -> CartesianTensorModel:
-    """A quickly fitted ensemble (symmetry tests need a generic model, not an accurate one)."""
+@pytest.fixture(scope="module", params=["ridge", "adam"])
+def model(request) -> CartesianTensorModel:
+    """A quickly fitted ensemble of each solver (symmetry tests need a generic model, not an
+    accurate one)."""
     torch.set_num_threads(1)
     data = synthetic_dataset(24, phases=PHASES, seed=3)
-    m = CartesianTensorModel(ensemble_size=2, max_epochs=40, patience=40, seed=1)
+    m = CartesianTensorModel(
+        solver=request.param, ensemble_size=2, max_epochs=40, patience=40, seed=1
+    )
     m.fit(data)
     return m
 
@@ -122,12 +125,13 @@ def test_neighbour_list_reuse_is_exact(model) -> None:
     assert _rel(together, apart) < 1e-10
 
 
-def test_fit_recovers_synthetic_target() -> None:
+@pytest.mark.parametrize("solver", ["ridge", "adam"])
+def test_fit_recovers_synthetic_target(solver) -> None:
     """Δ-learning on the bond baseline recovers a nonlinear equivariant target (held out)."""
     torch.set_num_threads(1)
     train = synthetic_dataset(80, phases=("t-Na3SbS4",), seed=0)
     test = synthetic_dataset(30, phases=("t-Na3SbS4",), seed=99)
-    m = CartesianTensorModel(ensemble_size=2, max_epochs=400, patience=100, seed=0)
+    m = CartesianTensorModel(solver=solver, ensemble_size=2, max_epochs=400, patience=100, seed=0)
     report = m.fit(train)
     assert report.n_train == 64 and report.n_validation == 16
     pred = m.predict(test)
@@ -236,6 +240,12 @@ def test_command_line_fit_and_predict(tmp_path, capsys) -> None:
                "--max-epochs", "30"])
     assert rc == 0 and model_path.is_file()
     assert model_path.with_suffix(".fit.json").is_file()
+    ridge_path = tmp_path / "alpha_ridge.pt"
+    rc = main(["polarizability", "fit", str(data), "-o", str(ridge_path), "--val-fraction", "0",
+               "--solver", "ridge"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "ridge penalty" in out and "no validation split" in out
+    assert CartesianTensorModel.load(ridge_path).config.solver == "ridge"
     base = get_structure("t-Na3SbS4")
     store = tmp_path / "traj.h5"
     with TrajectoryWriter(store, base.numbers, metadata={"timestep_fs": 2.0}) as w:
@@ -247,3 +257,34 @@ def test_command_line_fit_and_predict(tmp_path, capsys) -> None:
     assert "flagged" in capsys.readouterr().out
     assert main(["polarizability", "fit", str(tmp_path / "none.extxyz")]) == 2
     assert "none.extxyz" in capsys.readouterr().err
+
+
+def test_ridge_solver_penalty_choice_and_limit() -> None:
+    """The ridge solver records its cross-validation, picks a penalty from the grid, and an
+    overwhelming penalty leaves the bond baseline alone (the learned part vanishes)."""
+    torch.set_num_threads(1)
+    data = synthetic_dataset(12, phases=PHASES, seed=4)
+    m = CartesianTensorModel(solver="ridge", ensemble_size=2, ridge_penalties=(1e-3, 1e3), seed=0)
+    report = m.fit(data)
+    assert report.ridge is not None and report.ridge["penalty"] in (1e-3, 1e3)
+    assert report.ridge["cv_folds"] == 5 and all(np.isfinite(report.ridge["cv_loss"]))
+    assert report.epochs == [0, 0]
+    stiff = CartesianTensorModel(
+        solver="ridge", ensemble_size=1, ridge_penalties=(1e14,), val_fraction=0.0
+    )
+    stiff.fit(data)
+    base = stiff.baseline.predict_many(data)
+    learned = stiff.predict(data).alpha - base
+    assert np.abs(learned).max() < 1e-6 * np.abs(base - base.mean(0)).max()
+    for bad in ({"solver": "sgd"}, {"ridge_penalties": ()}, {"ridge_penalties": (0.0,)},
+                {"cv_folds": 1}):
+        with pytest.raises(InputError):
+            CartesianTensorModel(**bad)
+
+
+def test_few_validation_structures_give_a_note() -> None:
+    data = synthetic_dataset(12, seed=2)
+    report = CartesianTensorModel(ensemble_size=1, max_epochs=3, patience=3).fit(data)
+    assert report.n_validation == 2 and "val_fraction=0" in report.notes[0]
+    report = CartesianTensorModel(ensemble_size=1, max_epochs=3, val_fraction=0.0).fit(data)
+    assert report.n_validation == 0 and report.notes == []
