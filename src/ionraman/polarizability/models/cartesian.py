@@ -82,7 +82,7 @@ MODEL_FORMAT = "ionraman-polarizability-model"
 MODEL_FORMAT_VERSION = 1
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
-SOLVERS = ("ridge", "adam")
+SOLVERS = ("adam", "ridge")
 
 
 # ----------------------------------------------------------------------------------------------
