@@ -311,6 +311,49 @@ def test_run_epsilon_timeout(
     assert result.wall_s["pw"] < 5.0
 
 
+def test_run_epsilon_continues_an_interrupted_run(
+    fake_qe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed ph.x (log without JOB DONE, restart file present) is recovered, pw.x not rerun;
+    a changed input, a crash or a failed recovery start afresh."""
+    run = tmp_path / "run"
+    # first attempt: pw.x finished, ph.x killed half-way (the log stops mid-iteration)
+    cut = tmp_path / "ph_killed.out"
+    cut.write_text(PH_OK.read_text().split("      iter #   7")[0])
+    monkeypatch.setenv("IONRAMAN_FAKE_PH", str(cut))
+    assert not qe.run_epsilon(_cell(), run, SERIAL).ok
+    (run / "tmp" / "ionraman.save").mkdir(parents=True)
+    (run / "tmp" / "_ph0").mkdir()
+    (run / "tmp" / "_ph0" / "ionraman.recover").write_text("restart data")
+    assert qe.resume_state(run, True) == (True, True)
+    assert qe.resume_state(run, False) == (False, False)  # input changed: start afresh
+
+    monkeypatch.setenv("IONRAMAN_FAKE_PH", str(PH_OK))
+    fake_qe.write_text("")
+    result = qe.run_epsilon(_cell(), run, SERIAL)
+    assert result.ok, result.error
+    np.testing.assert_array_equal(result.epsilon_inf, EPS_FIXTURE)
+    assert [Path(line).name for line in fake_qe.read_text().split()] == ["ph.x"]
+    assert "recover          = .true." in (run / "ph.in").read_text()
+    assert result.metadata["resumed"]["pw_reused"] and result.metadata["resumed"]["ph_recovered"]
+    assert "pw" not in result.wall_s and "ph" in result.wall_s
+    assert Path(result.logs["ph_interrupted"]).read_text() == cut.read_text()
+
+    # a recovery that fails removes the restart files, so the next attempt starts afresh
+    other = tmp_path / "other"
+    monkeypatch.setenv("IONRAMAN_FAKE_PH", str(cut))
+    qe.run_epsilon(_cell(), other, SERIAL)
+    (other / "tmp" / "ionraman.save").mkdir(parents=True)
+    (other / "tmp" / "_ph0").mkdir()
+    (other / "tmp" / "_ph0" / "ionraman.recover").write_text("restart data")
+    monkeypatch.setenv("IONRAMAN_FAKE_PH", str(PH_METAL))
+    assert not qe.run_epsilon(_cell(), other, SERIAL).ok
+    assert not (other / "tmp" / "_ph0").exists()
+    assert qe.resume_state(other, True) == (True, False)
+    (other / "CRASH").write_text("crashed")
+    assert qe.resume_state(other, True) == (False, False)
+
+
 def test_run_epsilon_rejects_non_periodic(fake_qe: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="periodic"):
         qe.run_epsilon(Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]]), tmp_path, SERIAL)

@@ -11,7 +11,9 @@ Layout of ``workdir``::
       summary.json         counts and failures of the last call
 
 A structure with a ``result.json`` is never recomputed (failed ones only with ``retry_failed``).
-A run that was interrupted (no ``result.json``) is started again from scratch on the next call.
+A run that was interrupted (no ``result.json``) is continued on the next call: a finished pw.x is
+reused and an interrupted ph.x recovered from its restart files
+(:func:`ionraman.polarizability.reference.qe.resume_state`); otherwise it starts from scratch.
 Each structure is independent, so several background processes can share one ``workdir``: the
 lock file makes each structure run once; a lock left by a dead process on this host is taken over.
 Failures (crash, SCF or DFPT not converged, timeout, unphysical ε∞) are recorded as ``status:

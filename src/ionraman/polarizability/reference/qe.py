@@ -8,7 +8,9 @@ For a cell of volume V the clamped-ion electronic dielectric tensor ε∞ (q = 0
 Two runs in ``workdir``: ``pw.x`` (self-consistent ground state, ``pw.in`` → ``pw.out``) and
 ``ph.x`` (``ph.in`` → ``ph.out``). Both outputs are kept. Anything short of a clean finish
 (non-zero exit, SCF or DFPT not converged, no ``JOB DONE.``, a ``CRASH`` file, no dielectric
-tensor) is returned as a failed :class:`QEResult` naming the log file, never as a number.
+tensor) is returned as a failed :class:`QEResult` naming the log file, never as a number. A run
+that was killed is continued by the next call in the same ``workdir`` (:func:`resume_state`):
+pw.x is not repeated, ph.x resumes from its last saved iteration (``recover=.true.``).
 
 Inputs are written with ASE (:func:`ase.io.espresso.write_espresso_in`,
 :func:`ase.io.espresso.write_espresso_ph`); pseudopotentials come from
@@ -397,9 +399,13 @@ def write_pw_input(
 
 
 def write_ph_input(
-    settings: QESettings, path: str | os.PathLike[str], outdir: str = "./tmp"
+    settings: QESettings,
+    path: str | os.PathLike[str],
+    outdir: str = "./tmp",
+    recover: bool = False,
 ) -> Path:
-    """Write the ph.x input: q = 0, electric-field perturbation only (ε∞, no phonons)."""
+    """Write the ph.x input: q = 0, electric-field perturbation only (ε∞, no phonons);
+    ``recover``: continue an interrupted run from its restart files (``outdir/_ph0``)."""
     input_data = {
         "inputph": {
             "prefix": PREFIX,
@@ -411,6 +417,8 @@ def write_ph_input(
             "fildyn": "ph.dyn",
         }
     }
+    if recover:
+        input_data["inputph"]["recover"] = True
     with atomic_path(path) as tmp, open(tmp, "w") as fd:
         fd.write("ionraman epsilon_inf (q = 0, clamped ions)\n")
         write_espresso_ph(fd, input_data=input_data, qpts=(0.0, 0.0, 0.0))
@@ -483,6 +491,42 @@ def _run(
     return code, time.perf_counter() - start, _children_cpu_s() - cpu0
 
 
+def resume_state(workdir: Path, pw_input_unchanged: bool) -> tuple[bool, bool]:
+    """What an interrupted run in ``workdir`` left that can be continued: (reuse pw.x, recover
+    ph.x).
+
+    pw.x is reused when its input is unchanged, its log is complete and clean (``JOB DONE.``,
+    converged) and its save directory exists, with no ``CRASH`` file. ph.x is then recovered
+    (``recover=.true.``: the electric-field iterations continue from the last one saved) when
+    its log stops before ``JOB DONE.`` (killed, not failed) and its restart file exists. A
+    32-atom label is about an hour of ph.x on this machine's two cores: a job killed at a
+    session or wall-time limit loses at most one iteration instead of the whole run.
+    """
+    pw_out, ph_out = workdir / "pw.out", workdir / "ph.out"
+    if not pw_input_unchanged or (workdir / "CRASH").exists() or not pw_out.is_file():
+        return False, False
+    if output_problem(pw_out.read_text(errors="replace"), "pw") is not None:
+        return False, False
+    if not (workdir / "tmp" / f"{PREFIX}.save").is_dir():
+        return False, False
+    recover = (
+        (workdir / "tmp" / "_ph0" / f"{PREFIX}.recover").is_file()
+        and ph_out.is_file()
+        and "JOB DONE." not in ph_out.read_text(errors="replace")
+    )
+    return True, recover
+
+
+def _keep_log(path: Path) -> Path:
+    """Rename ``path`` to the first free ``path.interrupted-N``; returns the new name."""
+    n = 1
+    while path.with_name(f"{path.name}.interrupted-{n}").exists():
+        n += 1
+    kept = path.with_name(f"{path.name}.interrupted-{n}")
+    path.rename(kept)
+    return kept
+
+
 def run_epsilon(
     atoms: Atoms,
     workdir: str | os.PathLike[str],
@@ -520,8 +564,10 @@ def run_epsilon(
     pseudos = upf_pseudopotentials(atoms.get_chemical_symbols(), cache_dir=pseudo_cache)
     argv = {p: command_line(settings, p) for p in ("pw", "ph")}
     volume = float(atoms.get_volume())
+    old_pw_in = (workdir / "pw.in").read_text() if (workdir / "pw.in").is_file() else None
     pw_in = write_pw_input(atoms, settings, pseudos, workdir / "pw.in")
-    ph_in = write_ph_input(settings, workdir / "ph.in")
+    reuse_pw, recover_ph = resume_state(workdir, old_pw_in == pw_in.read_text())
+    ph_in = write_ph_input(settings, workdir / "ph.in", recover=recover_ph)
     crash = workdir / "CRASH"
     crash.unlink(missing_ok=True)
 
@@ -549,9 +595,21 @@ def run_epsilon(
         return QEResult(False, None, None, volume, error=message, logs=logs, wall_s=wall,
                         cpu_s=cpu, metadata=metadata)
 
+    if reuse_pw:
+        metadata["resumed"] = {
+            "pw_reused": True,
+            "ph_recovered": recover_ph,
+            "note": "an interrupted run was continued: wall_s/cpu_s cover this attempt only",
+        }
+        if recover_ph:
+            kept = _keep_log(Path(logs["ph"]))
+            logs["ph_interrupted"] = str(kept)
     for program, stdin in (("pw", pw_in), ("ph", ph_in)):
         out = Path(logs[program])
-        code, wall[program], cpu[program] = _run(argv[program], workdir, stdin, out, settings)
+        if program == "pw" and reuse_pw:
+            code = 0
+        else:
+            code, wall[program], cpu[program] = _run(argv[program], workdir, stdin, out, settings)
         text = out.read_text(errors="replace") if out.exists() else ""
         versions[program] = parse_qe_version(text)
         if code == -9:
@@ -562,6 +620,9 @@ def run_epsilon(
         if problem is None and code != 0:
             problem = f"{program}.x exited with code {code}"
         if problem is not None:
+            if program == "ph" and recover_ph:
+                # never recover from these restart files again: the next attempt starts afresh
+                shutil.rmtree(workdir / "tmp" / "_ph0", ignore_errors=True)
             return failed(f"{problem} (log {out})")
         if program == "pw":
             # ph.x aborts (MPI_ERR_TRUNCATE) with more pools than irreducible k-points, which
