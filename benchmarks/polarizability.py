@@ -31,8 +31,8 @@ speed-up over the bond model; with ``--train``/``--test`` a table of the three m
 accuracy, training time and inference speed (float32 ``predict_store`` for ours, MACE timed on
 ``--mace-frames`` frames of the same store). ``--val-fraction`` (default 0) is the validation
 split of the Cartesian fit, 0 as for the shipped model (models README). The target for the ML
-model is ≥ 100 frames/s for 432 atoms on 2 CPU cores. Wall times on a machine shared with other jobs are pessimistic; CPU time per frame
-is the steadier number.
+model is ≥ 100 frames/s for 432 atoms on 2 CPU cores. Wall times on a machine shared with other
+jobs are pessimistic; CPU time per frame is the steadier number.
 """
 
 from __future__ import annotations
