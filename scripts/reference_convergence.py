@@ -164,17 +164,23 @@ def analyse(settings: dict[str, QESettings], snapshots: Path) -> dict:
                "n_total": len(res), "failed": failed}
         if ok:
             eps = np.array([r["result"]["epsilon_inf"] for r in ok])
-            wall = [sum(r["result"]["wall_s"].values()) for r in ok]
-            cpu = [sum(r["result"].get("cpu_s", {}).values()) for r in ok]
-            loads = [r["result"]["metadata"].get(k, [np.nan])[0] for r in ok
+            row["eps_diag_mean"] = (
+                np.mean(np.diagonal(eps, axis1=1, axis2=2), axis=0).round(4).tolist()
+            )
+            # costs only of runs done in one go (a continued run timed only its last attempt)
+            timed = [r for r in ok if not r["result"]["metadata"].get("resumed")]
+            row["n_timed"] = len(timed)
+        if ok and timed:
+            wall = [sum(r["result"]["wall_s"].values()) for r in timed]
+            cpu = [sum(r["result"].get("cpu_s", {}).values()) for r in timed]
+            loads = [r["result"]["metadata"].get(k, [np.nan])[0] for r in timed
                      for k in ("loadavg_start", "loadavg_end")]
             row.update(
-                eps_diag_mean=np.mean(np.diagonal(eps, axis1=1, axis2=2), axis=0).round(4).tolist(),
                 wall_s_per_structure=float(np.mean(wall)), cpu_s_per_structure=float(np.mean(cpu)),
-                wall_s_pw_ph=[float(np.mean([r["result"]["wall_s"].get(p, np.nan) for r in ok]))
+                wall_s_pw_ph=[float(np.mean([r["result"]["wall_s"].get(p, np.nan) for r in timed]))
                               for p in ("pw", "ph")],
                 cpu_s_pw_ph=[float(np.mean([r["result"].get("cpu_s", {}).get(p, np.nan)
-                                            for r in ok])) for p in ("pw", "ph")],
+                                            for r in timed])) for p in ("pw", "ph")],
                 loadavg_1min_range=[float(np.nanmin(loads)), float(np.nanmax(loads))],
             )
         common = [i for i, r in enumerate(res)
