@@ -842,9 +842,7 @@ class CartesianTensorModel:
         val_idx = np.flatnonzero(~is_train)
         # member masks over structures
         masks = np.zeros((k_members, n_struct))
-        n_sub = max(1, math.ceil(cfg.subsample * train_idx.size))
-        for k in range(k_members):
-            chosen = train_idx if k_members == 1 else rng.choice(train_idx, n_sub, replace=False)
+        for k, chosen in enumerate(self._member_subsets(train_idx, rng)):
             masks[k, chosen] = 1.0
         val_mask = np.zeros(n_struct)
         val_mask[val_idx if val_idx.size else train_idx] = 1.0
@@ -984,12 +982,13 @@ class CartesianTensorModel:
         def rows(idx: np.ndarray) -> np.ndarray:
             return (idx[:, None] * 6 + np.arange(6)[None]).reshape(-1)
 
-        def solve(idx: np.ndarray, lam: float) -> np.ndarray:
-            """Dual coefficients on the design rows of ``idx`` ([len(idx)*6])."""
+        def solve(idx: np.ndarray, lams: Sequence[float]) -> list[np.ndarray]:
+            """Dual coefficients on the design rows of ``idx`` ([len(idx)*6]), one per penalty
+            (the Gram matrix of the loss rows is formed once)."""
             m, r = mixing(idx), rows(idx)
-            k = m @ gram[np.ix_(r, r)] @ m.T
-            c = np.linalg.solve(k + lam * np.eye(k.shape[0]), m @ target[r])
-            return m.T @ c
+            k, rhs = m @ gram[np.ix_(r, r)] @ m.T, m @ target[r]
+            eye = np.eye(k.shape[0])
+            return [m.T @ np.linalg.solve(k + lam * eye, rhs) for lam in lams]
 
         def loss(idx: np.ndarray, pred: np.ndarray) -> float:
             """Loss of predictions ``pred`` ([len(idx)*6], weighted per-atom) on ``idx``."""
@@ -1005,10 +1004,9 @@ class CartesianTensorModel:
             cv[:] = 0.0
             for fold in folds:
                 fit_idx = np.setdiff1d(train_idx, fold)
-                for p, lam in enumerate(penalties):
-                    u = solve(fit_idx, lam)
-                    pred = gram[np.ix_(rows(fold), rows(fit_idx))] @ u
-                    cv[p] += loss(fold, pred) * fold.size / train_idx.size
+                cross = gram[np.ix_(rows(fold), rows(fit_idx))]
+                for p, u in enumerate(solve(fit_idx, penalties)):
+                    cv[p] += loss(fold, cross @ u) * fold.size / train_idx.size
             best = int(np.argmin(cv))
         else:
             best = len(penalties) // 2
@@ -1018,30 +1016,34 @@ class CartesianTensorModel:
                 print(f"ridge penalty {p:g}: cross-validation loss {x:.4g}")
 
         # ensemble members on subsamples, written into the linear heads
-        k_members = cfg.ensemble_size
-        n_sub = max(1, math.ceil(cfg.subsample * train_idx.size))
         n_scalar = self.heads.widths[0]
         with torch.no_grad():
-            for k in range(k_members):
-                idx = (
-                    train_idx
-                    if k_members == 1
-                    else np.sort(rng.choice(train_idx, n_sub, replace=False))
-                )
-                u = solve(idx, lam)
+            for k, idx in enumerate(self._member_subsets(train_idx, rng)):
+                (u,) = solve(idx, [lam])
                 for z, symbol in enumerate(self.species):
                     theta = designs[z][rows(idx)].T @ u / self.y_scale  # [(1+ns)*(1+nt)]
                     theta = theta.reshape(1 + n_scalar, -1)
                     self.heads.weights[f"{symbol}_b0"][k, 0] = torch.as_tensor(theta[0])
                     self.heads.weights[f"{symbol}_w0"][k] = torch.as_tensor(theta[1:])
                     self.heads.weights[f"{symbol}_skip"][k].zero_()
-        self._epochs = [0] * k_members
+        self._epochs = [0] * cfg.ensemble_size
         self._ridge_report = {
             "penalties": penalties,
             "cv_loss": [None if math.isnan(x) else float(x) for x in cv],
             "cv_folds": int(n_folds),
             "penalty": lam,
         }
+
+    def _member_subsets(
+        self, train_idx: np.ndarray, rng: np.random.Generator
+    ) -> list[np.ndarray]:
+        """Training structures of each ensemble member (sorted): a random ``subsample``
+        fraction, drawn without replacement; all of them for a single member."""
+        k_members = self.config.ensemble_size
+        if k_members == 1:
+            return [train_idx]
+        n_sub = max(1, math.ceil(self.config.subsample * train_idx.size))
+        return [np.sort(rng.choice(train_idx, n_sub, replace=False)) for _ in range(k_members)]
 
     def _ridge_designs(
         self,
