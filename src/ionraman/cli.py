@@ -373,7 +373,9 @@ def polarizability_predict(
     )
     _echo(
         f"alpha for {len(pred.alpha)} frames ({pred.frames_per_s:.0f} frames/s); "
-        f"{100 * pred.flagged_fraction:.1f} % flagged outside the training distribution"
+        f"{100 * pred.flagged_fraction:.1f} % flagged outside the training distribution "
+        f"(atoms outside the training domain: {100 * pred.outside_fraction.mean():.1f} % on "
+        f"average, {100 * pred.outside_fraction.max():.1f} % at most)"
         + (f" -> {trajectory}" if write else "")
     )
 

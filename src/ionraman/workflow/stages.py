@@ -629,6 +629,7 @@ def _alpha(spec: dict[str, Any], upstream: Sequence[dict]):
                     "model_kind": "cartesian-tensor",
                     "flagged_fraction": float(pred.flagged_fraction),
                     "spread_mean_A3": float(np.mean(pred.spread)),
+                    "outside_fraction_mean": float(np.mean(pred.outside_fraction)),
                 }
             )
         else:

@@ -144,6 +144,32 @@ def test_fit_recovers_synthetic_target(solver) -> None:
     assert np.isfinite(m.threshold_per_atom) and 0.0 <= pred.flagged_fraction < 0.5
 
 
+def test_frames_outside_the_training_domain_are_flagged() -> None:
+    """Strongly compressed, expanded or rattled cells lie outside the training domain and are
+    flagged; unseen structures drawn like the training ones are not; the training structures
+    themselves have no atom outside (each is its own nearest neighbour)."""
+    torch.set_num_threads(1)
+    train = synthetic_dataset(30, phases=("t-Na3SbS4",), seed=0)
+    m = CartesianTensorModel(solver="ridge", ensemble_size=2, seed=0, val_fraction=0.0)
+    m.fit(train)
+    assert np.isfinite(m.domain.radius).all()
+    assert not m.predict(train).outside_fraction.any()
+    alike = m.predict(synthetic_dataset(20, phases=("t-Na3SbS4",), seed=7))
+    assert alike.outside_fraction.mean() < 0.02 and alike.flagged_fraction <= 0.1
+    base = get_structure("t-Na3SbS4")
+    odd = []
+    for scale in (0.85, 1.15):
+        a = base.copy()
+        a.set_cell(a.cell * scale, scale_atoms=True)
+        odd.append(a)
+    a = base.copy()
+    a.rattle(0.5, seed=1)
+    odd.append(a)
+    pred = m.predict(odd)
+    assert (pred.outside_fraction > m.config.domain_atom_fraction).all() and pred.flagged.all()
+    assert (pred.rho_max > 1.0).all()
+
+
 def test_save_load_round_trip(model, frame, tmp_path) -> None:
     path = model.save(tmp_path / "alpha.pt")
     loaded = CartesianTensorModel.load(path)
@@ -151,6 +177,9 @@ def test_save_load_round_trip(model, frame, tmp_path) -> None:
     a, b = model.predict(frame), loaded.predict(frame)
     assert np.array_equal(a.members, b.members)
     assert loaded.threshold_per_atom == pytest.approx(model.threshold_per_atom)
+    assert loaded.domain.radius == model.domain.radius
+    assert np.array_equal(a.outside_fraction, b.outside_fraction)
+    assert np.array_equal(a.rho_max, b.rho_max)
     assert loaded.sha256 == model.sha256
     assert loaded.report["n_train"] == model.report["n_train"]
 

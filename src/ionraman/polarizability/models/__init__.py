@@ -2,7 +2,8 @@
 
 :class:`CartesianTensorModel` (``"cartesian-tensor"``): exactly equivariant sum of atomic
 contributions built from Cartesian moment tensors, Δ-learned on the bond-polarizability
-baseline, ensemble spread as uncertainty. See :mod:`ionraman.polarizability.models.cartesian`.
+baseline, ensemble spread and a training-domain check (:class:`FeatureDomain`) as uncertainty.
+See :mod:`ionraman.polarizability.models.cartesian`.
 """
 
 from ionraman.polarizability.models.cartesian import (
@@ -16,11 +17,13 @@ from ionraman.polarizability.models.cartesian import (
     load_labelled,
     predict_store,
 )
+from ionraman.polarizability.models.domain import FeatureDomain
 
 __all__ = [
     "MODEL_NAME",
     "CartesianModelConfig",
     "CartesianTensorModel",
+    "FeatureDomain",
     "FitReport",
     "Prediction",
     "StorePrediction",

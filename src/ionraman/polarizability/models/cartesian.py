@@ -33,11 +33,13 @@ Why this design
   (:mod:`ionraman.polarizability.models.neighbours`).
 * **Small data**: DFT polarizabilities exist for tens to hundreds of small cells. A baseline
   carrying the bond physics, a linear skip inside the MLPs, weight decay, early stopping and an
-  ensemble keep the learned part small; the ensemble spread flags frames whose environments
-  lie outside the training data. With tens of structures, fit with ``val_fraction=0`` (the
-  training loss stops the fit): early stopping on a validation split of 3 structures stopped
-  every member at epoch 1 on the Na–Sb–S data (models README). ``solver="ridge"`` solves linear
-  heads in closed form instead (kernel ridge on the same features).
+  ensemble keep the learned part small. Frames are flagged by the ensemble spread and by a
+  training-domain check on the atoms' features (:mod:`~ionraman.polarizability.models.domain`;
+  the spread alone missed strained and heavily rattled cells). With tens of structures, fit
+  with ``val_fraction=0`` (the training loss stops the fit): early stopping on a validation
+  split of 3 structures stopped every member at epoch 1 on the Na–Sb–S data (models README).
+  ``solver="ridge"`` solves linear heads in closed form instead (kernel ridge on the same
+  features).
 * **Spectra depend on fluctuations**: the loss adds to the error of the full tensor a term on
   δα = α − ⟨α⟩ (means over structures of the same composition and size), both normalised by
   the variance of their targets, so the mean polarizability (irrelevant to a spectrum) does not
@@ -68,6 +70,7 @@ from ase.data import chemical_symbols
 from ionraman._io import atomic_path, file_sha256, package_versions
 from ionraman.errors import InputError
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
+from ionraman.polarizability.models.domain import FeatureDomain
 from ionraman.polarizability.models.features import (
     I6,
     W6,
@@ -111,7 +114,10 @@ class CartesianModelConfig:
     the full-tensor term (both solvers); ``baseline`` fits the bond-polarizability model
     first and learns the residual. Flagging: a frame is flagged
     when its ensemble spread per atom exceeds ``flag_factor`` × the ``flag_quantile`` quantile
-    of the validation spreads per atom. Inference: ``skin_A`` of the reused neighbour list.
+    of the validation spreads per atom, or when more than ``domain_atom_fraction`` of its atoms
+    lie outside the training domain (:mod:`~ionraman.polarizability.models.domain`: farther
+    from every training atom, in the heads' feature metric, than any training atom is from
+    the other training structures). Inference: ``skin_A`` of the reused neighbour list.
     """
 
     cutoff_A: float = 5.5
@@ -134,6 +140,7 @@ class CartesianModelConfig:
     seed: int = 0
     flag_quantile: float = 1.0
     flag_factor: float = 1.0
+    domain_atom_fraction: float = 0.05
     skin_A: float = 1.0
 
     def __post_init__(self) -> None:
@@ -153,6 +160,8 @@ class CartesianModelConfig:
             raise InputError("val_fraction must be in [0, 1) and subsample in (0, 1]")
         if self.skin_A < 0:
             raise InputError("skin_A must be >= 0")
+        if not 0.0 <= self.domain_atom_fraction <= 1.0:
+            raise InputError("domain_atom_fraction must be in [0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -175,15 +184,21 @@ class Prediction:
 
     alpha ``[S, 3, 3]`` (Å³, ensemble mean), members ``[K, S, 3, 3]``, spread ``[S]`` (Å³: RMS over
     the 9 components of the ensemble standard deviation), spread_per_atom ``[S]`` (Å³),
-    flagged ``[S]`` (spread per atom above ``threshold_per_atom``).
+    outside_fraction ``[S]`` (fraction of the atoms outside the training domain, ρ > 1),
+    rho_max ``[S]`` (largest ρ of the frame; :mod:`~ionraman.polarizability.models.domain`),
+    flagged ``[S]`` (spread per atom above ``threshold_per_atom`` or outside_fraction above
+    ``domain_atom_fraction``).
     """
 
     alpha: np.ndarray
     members: np.ndarray
     spread: np.ndarray
     spread_per_atom: np.ndarray
+    outside_fraction: np.ndarray
+    rho_max: np.ndarray
     flagged: np.ndarray
     threshold_per_atom: float
+    domain_atom_fraction: float
 
     @property
     def flagged_fraction(self) -> float:
@@ -363,6 +378,7 @@ class CartesianTensorModel:
         self.q_mean = self.q_std = self.t_scale = None  # type: ignore[assignment]
         self.y_scale = 1.0
         self.threshold_per_atom = math.inf
+        self.domain: FeatureDomain | None = None
         self.report: dict[str, Any] = {}
         self._epochs: list[int] = []
         self._ridge_report: dict[str, Any] | None = None
@@ -498,8 +514,9 @@ class CartesianTensorModel:
         compute_frames: int,
         where: str,
         state: dict[str, Any],
-    ) -> np.ndarray:
-        """Members' α ``[K, F, 6]`` of frames of one system (same atoms, in order)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Members' α ``[K, F, 6]`` of frames of one system (same atoms, in order), and per
+        frame the fraction of atoms outside the training domain and the largest ρ (``[F]``)."""
         assert self.descriptor is not None and self.heads is not None
         channels = self._channels(symbols, where)
         ch = torch.as_tensor(channels)
@@ -509,6 +526,7 @@ class CartesianTensorModel:
         )
         state["builds"] = state.get("builds", 0) + builds
         out = np.empty((self.config.ensemble_size, positions.shape[0], 6))
+        outside, rho_max = np.zeros(positions.shape[0]), np.zeros(positions.shape[0])
         heads = self._heads_as(dtype)
         with torch.inference_mode():
             for nl, idx, pos in runs:
@@ -519,18 +537,19 @@ class CartesianTensorModel:
                         nl, channels, pos[c0 : c0 + f], cells[sub], dtype, bond=self._bond
                     )
                     owner = torch.arange(f).repeat_interleave(n)
-                    a = self._heads_alpha(
-                        q.reshape(f * n, -1),
-                        t.reshape(f * n, -1, 6),
-                        ch.repeat(f),
-                        owner,
-                        f,
-                        heads,
-                    )
+                    q, chf = q.reshape(f * n, -1), ch.repeat(f)
+                    a = self._heads_alpha(q, t.reshape(f * n, -1, 6), chf, owner, f, heads)
                     if base is not None:
                         a = a + base.to(torch.float64)
                     out[:, sub] = a.numpy()
-        return out
+                    if self.domain is not None:
+                        rho = self.domain.ratios(self._normalised(q, chf), chf)
+                        outside[sub], rho_max[sub] = self.domain.frame_summary(rho, f)
+        return out, outside, rho_max
+
+    def _normalised(self, q: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
+        """Scalar features as the heads see them: ``(q − mean) / scale`` of each atom's species."""
+        return (q - self.q_mean[channels].to(q.dtype)) / self.q_std[channels].to(q.dtype)
 
     def _heads_as(self, dtype: torch.dtype) -> _StackedHeads:
         """The heads in ``dtype`` (a cached copy for float32)."""
@@ -543,18 +562,24 @@ class CartesianTensorModel:
             self._heads_cache = cached
         return cached[2]
 
-    def _finish(self, members6: np.ndarray, n_atoms: np.ndarray) -> Prediction:
+    def _finish(
+        self, members6: np.ndarray, n_atoms: np.ndarray, outside: np.ndarray, rho_max: np.ndarray
+    ) -> Prediction:
         members = _to33(members6)
         var = members6.var(axis=0) if members6.shape[0] > 1 else np.zeros(members6.shape[1:])
         spread = np.sqrt((var * np.asarray(W6)).sum(-1) / 9.0)
         per_atom = spread / n_atoms
+        limit = self.config.domain_atom_fraction
         return Prediction(
             alpha=members.mean(axis=0),
             members=members,
             spread=spread,
             spread_per_atom=per_atom,
-            flagged=per_atom > self.threshold_per_atom,
+            outside_fraction=outside,
+            rho_max=rho_max,
+            flagged=(per_atom > self.threshold_per_atom) | (outside > limit),
             threshold_per_atom=float(self.threshold_per_atom),
+            domain_atom_fraction=float(limit),
         )
 
     # ------------------------------------------------------------------ public prediction
@@ -579,6 +604,7 @@ class CartesianTensorModel:
         if not frames:
             raise InputError("predict needs at least one structure")
         members = np.empty((self.config.ensemble_size, len(frames), 6))
+        outside, rho_max = np.zeros(len(frames)), np.zeros(len(frames))
         n_atoms = np.array([len(a) for a in frames], dtype=float)
         k = 0
         while k < len(frames):
@@ -594,7 +620,7 @@ class CartesianTensorModel:
                 end += 1
             pos = np.array([a.positions for a in frames[k:end]])
             cells = np.array([a.cell.array for a in frames[k:end]])
-            members[:, k:end] = self._predict_system(
+            members[:, k:end], outside[k:end], rho_max[k:end] = self._predict_system(
                 first.get_chemical_symbols(),
                 pos,
                 cells,
@@ -605,7 +631,7 @@ class CartesianTensorModel:
                 {},
             )
             k = end
-        return self._finish(members, n_atoms)
+        return self._finish(members, n_atoms, outside, rho_max)
 
     def predict_store(
         self,
@@ -651,14 +677,15 @@ class CartesianTensorModel:
             symbols = traj.symbols
             pbc = traj.pbc
             members = np.empty((self.config.ensemble_size, n_frames, 6))
+            outside, rho_max = np.zeros(n_frames), np.zeros(n_frames)
             for i0, pos in traj.iter_chunks("positions", int(batch_frames)):
                 i1 = i0 + pos.shape[0]
                 cells = traj.read("cells", i0, i1)
-                members[:, i0:i1] = self._predict_system(
+                members[:, i0:i1], outside[i0:i1], rho_max[i0:i1] = self._predict_system(
                     symbols, pos, cells, pbc, torch_dtype, compute_frames, str(path), state
                 )
         elapsed = time.perf_counter() - t0
-        base = self._finish(members, np.full(n_frames, float(len(symbols))))
+        base = self._finish(members, np.full(n_frames, float(len(symbols))), outside, rho_max)
         flagged_idx = np.flatnonzero(base.flagged)
         meta = {
             "model": MODEL_NAME,
@@ -673,6 +700,11 @@ class CartesianTensorModel:
             "flagged_fraction": base.flagged_fraction,
             "n_flagged": int(flagged_idx.size),
             "first_flagged_frames": flagged_idx[:100].tolist(),
+            "n_flagged_spread": int((base.spread_per_atom > self.threshold_per_atom).sum()),
+            "n_flagged_domain": int((base.outside_fraction > base.domain_atom_fraction).sum()),
+            "domain_atom_fraction": base.domain_atom_fraction,
+            "outside_fraction_mean": float(base.outside_fraction.mean()),
+            "rho_max": float(base.rho_max.max()),
             "spread_mean_A3": float(base.spread.mean()),
             "spread_max_A3": float(base.spread.max()),
             "packages": package_versions(),
@@ -782,12 +814,21 @@ class CartesianTensorModel:
 
         train = self._train_ridge if cfg.solver == "ridge" else self._train
         train(q_all, t_all, ch_all, owner, sizes, resid, groups, is_train, rng, verbose)
+        q_norm = self._normalised(q_all, ch_all)
+        self.domain = FeatureDomain.from_training(
+            q_norm[train_atoms], ch_all[train_atoms], owner[train_atoms], c, seed=cfg.seed
+        )
+        outside, rho_max = np.zeros(len(all_frames)), np.zeros(len(all_frames))
+        rho = self.domain.ratios(q_norm, ch_all).numpy()
+        for s_ in range(len(all_frames)):
+            r = rho[owner.numpy() == s_]
+            outside[s_], rho_max[s_] = (r > 1.0).mean(), r.max()
 
         # evaluation, threshold
         with torch.no_grad():
             learned = self._heads_alpha(q_all, t_all, ch_all, owner, len(all_frames)).numpy()
         members6 = learned + base[None]
-        pred = self._finish(members6, sizes.astype(float))
+        pred = self._finish(members6, sizes.astype(float), outside, rho_max)
         calib = ~is_train if (~is_train).any() else is_train
         spreads = pred.spread_per_atom[calib]
         if cfg.ensemble_size > 1 and spreads.size:
@@ -1092,6 +1133,7 @@ class CartesianTensorModel:
             "t_scale": self.t_scale.clone(),
             "y_scale": float(self.y_scale),
             "threshold_per_atom": _finite_or_none(self.threshold_per_atom),
+            "domain": self.domain.state() if self.domain is not None else None,
             "baseline": self.baseline.to_dict() if self.baseline is not None else None,
             "report": _plain(self.report),
             "packages": package_versions(),
@@ -1144,6 +1186,8 @@ class CartesianTensorModel:
             model.y_scale = float(payload["y_scale"])
             thr = payload.get("threshold_per_atom")
             model.threshold_per_atom = math.inf if thr is None else float(thr)
+            domain = payload.get("domain")
+            model.domain = FeatureDomain.from_state(domain) if domain else None
             base = payload.get("baseline")
             model._set_baseline(BondPolarizabilityModel.from_dict(base) if base else None)
             model.report = dict(payload.get("report") or {})
