@@ -70,6 +70,7 @@ def test_run_completes_with_tables_and_a_failed_task_reported(e2e):
     assert set(res["mechanism"]) <= {"hopping", "localised", "liquid-like"}
     # framework check per trajectory: fraction of frames with every SbS4 intact, no S–S bond
     assert res["framework_intact_fraction"].between(0.0, 1.0).all()
+    assert res["alpha_flagged_fraction"].isna().all()  # a bond model has no flags
 
     runs = tables["runs"]
     assert len(runs) == 8  # (2 + 1 + 1) temperatures x 2 seeds

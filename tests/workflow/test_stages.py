@@ -139,6 +139,9 @@ def test_alpha_stage_with_a_cartesian_tensor_model_leaves_the_store_untouched(
     res = run_seed_stage("alpha", _alpha_spec(tmp_path, path), _md_result(md_store))
     assert res["status"] == "done", res
     assert res["summary"]["model_kind"] == "cartesian-tensor"
+    # the uncertainty diagnostics reach the stage summary (and from there the runs table)
+    assert 0.0 <= res["summary"]["flagged_fraction"] <= 1.0
+    assert 0.0 <= res["summary"]["outside_fraction_mean"] <= 1.0
     with np.load(Path(res["dir"]) / "alpha.npz") as data:
         alpha, times = data["alpha"], data["times_fs"]
     assert alpha.shape == (16, 3, 3) and np.allclose(alpha, np.swapaxes(alpha, 1, 2))

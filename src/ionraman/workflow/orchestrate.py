@@ -89,6 +89,8 @@ _EXTRAPOLATE_K = 300.0
 # ----------------------------------------------------------------------------------------------
 FRAMEWORK_WARN = 0.9
 """Warn when fewer MD frames than this keep the SbS4 framework intact (no S–S bond)."""
+ALPHA_FLAG_WARN = 0.1
+"""Warn when more α frames than this are flagged outside the learned α model's training data."""
 
 
 @dataclass
@@ -209,6 +211,15 @@ class RunResult:
                     f"warning: {r['candidate']} at {r['temperature_K']:g} K: only "
                     f"{100 * r['framework_intact_fraction']:.0f} % of the MD frames keep every "
                     "SbS4 intact without S–S bonds (the force field decomposes the framework)"
+                )
+        if "alpha_flagged_fraction" in self.results:
+            flagged = self.results[self.results["alpha_flagged_fraction"] > ALPHA_FLAG_WARN]
+            for _, r in flagged.iterrows():
+                parts.append(
+                    f"warning: {r['candidate']} at {r['temperature_K']:g} K: "
+                    f"{100 * r['alpha_flagged_fraction']:.0f} % of the α frames are flagged "
+                    "outside the polarizability model's training data (its spectrum rests on "
+                    "extrapolated α; label such structures and refit)"
                 )
         parts += self.diffusion_notes()
         parts += self.activation_warnings()
@@ -594,6 +605,7 @@ def _seed_rows(seed_results: dict[tuple[str, str], dict[str, Any]], specs) -> li
         tr = seed_results.get((tid, "transport"), {})
         lf = seed_results.get((tid, "lowfreq"), {})
         md = seed_results.get((tid, "md"), {})
+        al = seed_results.get((tid, "alpha"), {})
         row: dict[str, Any] = {
             "candidate": spec["candidate"],
             "temperature_K": spec["temperature_K"],
@@ -627,6 +639,10 @@ def _seed_rows(seed_results: dict[tuple[str, str], dict[str, Any]], specs) -> li
             "central_peak_tau_ps",
         ):
             row[key] = ls.get(key)
+        # learned α models: frames flagged as outside the training data, atoms outside its domain
+        als = al.get("summary") or {}
+        row["alpha_flagged_fraction"] = als.get("flagged_fraction")
+        row["alpha_outside_atom_fraction"] = als.get("outside_fraction_mean")
         if lf.get("status") == "skipped":
             row["lowfreq_status"] = ls.get("reason", "skipped")
         rows.append(row)

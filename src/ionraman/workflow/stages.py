@@ -930,6 +930,7 @@ def run_point(
         "lowfreq": [r["digest"] for r in ok_l],
         "settings": _metric_settings(spec),
         "spectrum_options": _spectrum_options(spec),
+        "alpha_flags": 1,
     }
     ctx = StageContext(run_dir, tid, "point", pdir, inputs, log_path, spec.get("run_id", ""))
     if not ok_t and not ok_l:
@@ -988,6 +989,9 @@ def run_point(
             from ionraman.spectra import RamanSpectrum  # noqa: F401 (load check)
 
             runs = [_read_alpha(r["dir"]) for r in done_a]
+            flags = [r["summary"].get("flagged_fraction") for r in done_a]
+            flags = [f for f in flags if f is not None]  # None: bond model, no flags
+            point["alpha_flagged_fraction"] = float(np.mean(flags)) if flags else None
             n_min = min(a.shape[0] for a, _ in runs)
             dt = runs[0][1]
             spectrum = _compute_spectrum(
