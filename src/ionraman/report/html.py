@@ -152,6 +152,7 @@ _RESULT_COLUMNS = [
     "band_ratio",
     "band_ratio_err",
     "central_peak_tau_ps",
+    "alpha_flagged_fraction",
     "spectrum_status",
 ]
 
@@ -375,7 +376,9 @@ def build_report(
     parts.append('<h2 id="results">Results per candidate and temperature</h2>')
     parts.append(
         "<p>Errors: D*, σ — kinisi posterior combined with the scatter over seeds; metrics — "
-        "standard error over seeds (spectral error for one seed). Full table: "
+        "standard error over seeds (spectral error for one seed); alpha_flagged_fraction — "
+        "fraction of α frames outside the learned α model's training data (ensemble spread or "
+        "training-domain check; empty for a bond model). Full table: "
         "<code>results/results.csv</code> / <code>.parquet</code>.</p>"
     )
     parts.append(_table(results, "results-table", _RESULT_COLUMNS))
