@@ -222,7 +222,8 @@ class FitReport:
     ``validation``) for the ensemble and the baseline alone: RMSE of α per atom (Å³) and R² of
     α and of δα (fluctuations about the group means); ``ridge``: the penalty grid, its
     cross-validation losses and the chosen penalty (ridge solver); ``notes``: warnings about the
-    fit (printed by the command line)."""
+    fit (printed by the command line); ``domain_radius``: per species, the training-domain radius
+    in the heads' feature metric (:mod:`~ionraman.polarizability.models.domain`)."""
 
     n_train: int
     n_validation: int
@@ -235,6 +236,7 @@ class FitReport:
     max_label_asymmetry: float = 0.0
     ridge: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    domain_radius: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -818,11 +820,9 @@ class CartesianTensorModel:
         self.domain = FeatureDomain.from_training(
             q_norm[train_atoms], ch_all[train_atoms], owner[train_atoms], c, seed=cfg.seed
         )
-        outside, rho_max = np.zeros(len(all_frames)), np.zeros(len(all_frames))
-        rho = self.domain.ratios(q_norm, ch_all).numpy()
-        for s_ in range(len(all_frames)):
-            r = rho[owner.numpy() == s_]
-            outside[s_], rho_max[s_] = (r > 1.0).mean(), r.max()
+        rho = np.split(self.domain.ratios(q_norm, ch_all).numpy(), np.cumsum(sizes)[:-1])
+        outside = np.array([(r > 1.0).mean() for r in rho])
+        rho_max = np.array([r.max() for r in rho])
 
         # evaluation, threshold
         with torch.no_grad():
@@ -857,6 +857,9 @@ class CartesianTensorModel:
             config=cfg.to_dict(),
             max_label_asymmetry=max(asym1, asym2),
             notes=notes,
+            domain_radius=dict(
+                zip(self.species, map(_finite_or_none, self.domain.radius), strict=True)
+            ),
         )
         self.report = report.to_json()
         self._sha256 = None
