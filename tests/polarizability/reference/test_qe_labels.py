@@ -163,6 +163,33 @@ def test_locks_skip_live_owners_and_take_over_stale_ones(fake_qe: Path, tmp_path
     assert not lock.exists()
 
 
+def test_structures_finished_by_another_process_are_written_too(
+    fake_qe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two jobs on one workdir split the structures between them (locks); each job's output
+    file also holds what the other one finished while it ran, in input order."""
+    frames = [a for a in _frames() if "Cl" not in a.get_chemical_formula()]
+    src, out, work = tmp_path / "in.extxyz", tmp_path / "out.extxyz", tmp_path / "work"
+    write(src, frames, format="extxyz")
+    key0 = labels.structure_key(frames[0], SERIAL)
+    lock = work / key0 / labels.LOCK_FILE
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": platform.node()}))  # "the other job"
+    real = labels.label_structure
+
+    def other_job_finishes_the_first_meanwhile(atoms, workdir, settings, **kw):
+        result = real(atoms, workdir, settings, **kw)
+        if result[1] is not None and not (work / key0 / labels.RESULT_FILE).exists():
+            lock.unlink()
+            real(frames[0], workdir, settings)
+        return result
+
+    monkeypatch.setattr(labels, "label_structure", other_job_finishes_the_first_meanwhile)
+    report = labels.label_structures(src, out, work, SERIAL)
+    assert report.computed == [1] and report.reused == [0] and report.pending == []
+    assert [a.info["frame_id"] for a in read(out, index=":")] == [1, 3]
+
+
 def test_bad_inputs_are_input_errors(fake_qe: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such structure file"):
         labels.label_structures(tmp_path / "missing.extxyz", tmp_path / "o.extxyz", tmp_path)

@@ -28,7 +28,9 @@ Command line (:func:`label_main`, meant for ``ionraman reference label``)::
 writes ``DIR/labelled.extxyz`` (successful structures, input order), ``DIR/results/<key>.json``
 (one small JSON per labelled structure: ε∞, α, settings, code version, pseudopotential hashes,
 timings) and ``DIR/summary.json`` (counts, failures with log paths). The raw QE files stay in
-``WORK/<key>/`` (default ``DIR/work``). Running the same command again resumes.
+``WORK/<key>/`` (default ``DIR/work``). Running the same command again resumes. Several copies
+may run at once on one workdir (one per core, say): the per-structure lock splits the
+structures between them, and each copy's output file also holds what the others have finished.
 """
 
 from __future__ import annotations
@@ -319,12 +321,29 @@ def label_structures(
         )
     workdir = Path(workdir)
     report = LabelReport(n_structures=len(frames), out_path=Path(out_extxyz))
-    labelled: list[Atoms] = []
+    labelled: dict[int, Atoms] = {}
+    elsewhere: dict[int, str] = {}  # index -> key of structures another process was running
+
+    def labelled_copy(i: int, key: str, result: QEResult) -> Atoms:
+        out = frames[i].copy()
+        out.info = {k: v for k, v in frames[i].info.items() if not str(k).startswith("REF_")}
+        attach_result(out, result)
+        out.info[INFO_KEY] = key
+        out.info.update(provenance_info(result))
+        return out
 
     def save() -> None:
+        # structures that another process (same workdir) has finished since we passed them
+        for i, key in list(elsewhere.items()):
+            previous = _load_result(workdir / key)
+            if previous is not None and previous["status"] == "ok":
+                labelled[i] = labelled_copy(i, key, QEResult.from_json(previous["result"]))
+                del elsewhere[i]
+                report.pending.remove(i)
+                report.reused.append(i)
         Path(out_extxyz).parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out_extxyz) as tmp:
-            write(tmp, labelled, format="extxyz")
+            write(tmp, [labelled[i] for i in sorted(labelled)], format="extxyz")
         write_json_atomic(workdir / "summary.json", report.to_json())
 
     for i in selected:
@@ -340,15 +359,11 @@ def label_structures(
             )
         if result is None:
             report.pending.append(i)
+            elsewhere[i] = key
             status = "not done (running elsewhere or max_new reached)"
         elif result.ok:
             (report.computed if computed else report.reused).append(i)
-            out = atoms.copy()
-            out.info = {k: v for k, v in atoms.info.items() if not str(k).startswith("REF_")}
-            attach_result(out, result)
-            out.info[INFO_KEY] = key
-            out.info.update(provenance_info(result))
-            labelled.append(out)
+            out = labelled[i] = labelled_copy(i, key, result)
             status = "ok" + ("" if computed else " (reused)")
             if results_dir is not None:
                 record = {"status": "ok", "key": key, "index": i,
