@@ -12,7 +12,9 @@ over the whole series, harmonic quantum correction, reduced variant), and report
   spectra (:func:`ionraman.spectra.compare.overlap_integral`),
 * the low-frequency fraction (:func:`ionraman.screening.lowfreq.lowfreq_fraction_from_spectrum`,
   default window 0–50 cm⁻¹; reference integral up to the Nyquist limit) from both,
-* RMSE of δα = α − ⟨α⟩ over the series (Å³) and its ratio to the RMS of the DFT δα.
+* RMSE of δα = α − ⟨α⟩ over the series (Å³) and its ratio to the RMS of the DFT δα,
+* the scale the overlap cannot see: the integrated total reduced intensity of the model over the
+  DFT one, and the ratio of the RMS δα of the model and of DFT.
 
 The series is short (≤ 0.96 ps: 35 cm⁻¹ resolution, Nyquist 417 cm⁻¹), so the spectra are coarse;
 the comparison is like for like (same frames, same processing). Run::
@@ -116,6 +118,13 @@ def compare_series(frames: list, models: dict[str, object]) -> dict:
                 for ch in CHANNELS
             },
             "lowfreq_fraction": _lowfreq(spec),
+            # the overlap is blind to scale: how much of the DFT intensity the model gives
+            "intensity_ratio": float(
+                np.trapezoid(spec.intensity("total", VARIANT), spec.wavenumber_cm1)
+                / np.trapezoid(spec_ref.intensity("total", VARIANT), spec_ref.wavenumber_cm1)
+            ),
+            "rms_delta_alpha_ratio": float(np.sqrt(np.mean(d**2)))
+            / row["dft"]["rms_delta_alpha_A3"],
         }
         row["_spectra"][name] = spec
     return row
@@ -144,8 +153,9 @@ def plot(row: dict, path: Path) -> None:
 def table(rows: list[dict]) -> str:
     lines = [
         "| phase | frames | model | overlap total | overlap iso | overlap aniso | "
-        "lowfreq fraction model / DFT | RMSE δα (Å³) | RMSE δα / RMS δα |",
-        "|" + "---|" * 9,
+        "lowfreq fraction model / DFT | RMSE δα (Å³) | RMSE δα / RMS δα | "
+        "∫ I model / DFT (total) | RMS δα model / DFT |",
+        "|" + "---|" * 11,
     ]
     for r in rows:
         for name, m in r["models"].items():
@@ -154,7 +164,8 @@ def table(rows: list[dict]) -> str:
                 f"| {r['phase']} {r['temperature_K']:.0f} K | {r['n_frames']} | {name} | "
                 f"{ov['total']:.3f} | {ov['isotropic']:.3f} | {ov['anisotropic']:.3f} | "
                 f"{m['lowfreq_fraction']:.4f} / {r['dft']['lowfreq_fraction']:.4f} | "
-                f"{m['rmse_delta_alpha_A3']:.2f} | {m['rmse_delta_alpha_rel']:.2f} |"
+                f"{m['rmse_delta_alpha_A3']:.2f} | {m['rmse_delta_alpha_rel']:.2f} | "
+                f"{m['intensity_ratio']:.2f} | {m['rms_delta_alpha_ratio']:.2f} |"
             )
     return "\n".join(lines) + "\n"
 
