@@ -27,8 +27,10 @@ def test_ratios_and_frame_summary() -> None:
     q = torch.tensor([[0.5], [10.0], [4.0], [-3.5]])
     rho = dom.ratios(q, torch.zeros(4, dtype=torch.long))
     assert np.allclose(rho.numpy(), [0.5 / 3, 6.0 / 3, 0.0, 3.5 / 3])
-    outside, rho_max = dom.frame_summary(rho, 2)  # two frames of two atoms
+    outside, rho_max = dom.frame_summary(rho, np.array([2, 2]))  # two frames of two atoms
     assert np.allclose(outside, [0.5, 0.5]) and np.allclose(rho_max, [2.0, 3.5 / 3])
+    outside, rho_max = dom.frame_summary(rho, np.array([3, 1]))  # frames of unequal size
+    assert np.allclose(outside, [1 / 3, 1.0]) and np.allclose(rho_max, [2.0, 3.5 / 3])
 
 
 def test_species_seen_in_one_structure_has_no_measurable_domain() -> None:

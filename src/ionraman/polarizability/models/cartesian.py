@@ -186,8 +186,9 @@ class Prediction:
     the 9 components of the ensemble standard deviation), spread_per_atom ``[S]`` (Å³),
     outside_fraction ``[S]`` (fraction of the atoms outside the training domain, ρ > 1),
     rho_max ``[S]`` (largest ρ of the frame; :mod:`~ionraman.polarizability.models.domain`),
-    flagged ``[S]`` (spread per atom above ``threshold_per_atom`` or outside_fraction above
-    ``domain_atom_fraction``).
+    and the flags derived from them: flagged_by_spread ``[S]`` (spread per atom above
+    ``threshold_per_atom``), flagged_by_domain ``[S]`` (outside_fraction above
+    ``domain_atom_fraction``), flagged ``[S]`` (either).
     """
 
     alpha: np.ndarray
@@ -196,9 +197,20 @@ class Prediction:
     spread_per_atom: np.ndarray
     outside_fraction: np.ndarray
     rho_max: np.ndarray
-    flagged: np.ndarray
     threshold_per_atom: float
     domain_atom_fraction: float
+
+    @property
+    def flagged_by_spread(self) -> np.ndarray:
+        return self.spread_per_atom > self.threshold_per_atom
+
+    @property
+    def flagged_by_domain(self) -> np.ndarray:
+        return self.outside_fraction > self.domain_atom_fraction
+
+    @property
+    def flagged(self) -> np.ndarray:
+        return self.flagged_by_spread | self.flagged_by_domain
 
     @property
     def flagged_fraction(self) -> float:
@@ -546,7 +558,9 @@ class CartesianTensorModel:
                     out[:, sub] = a.numpy()
                     if self.domain is not None:
                         rho = self.domain.ratios(self._normalised(q, chf), chf)
-                        outside[sub], rho_max[sub] = self.domain.frame_summary(rho, f)
+                        outside[sub], rho_max[sub] = self.domain.frame_summary(
+                            rho, np.full(f, n)
+                        )
         return out, outside, rho_max
 
     def _normalised(self, q: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
@@ -571,7 +585,6 @@ class CartesianTensorModel:
         var = members6.var(axis=0) if members6.shape[0] > 1 else np.zeros(members6.shape[1:])
         spread = np.sqrt((var * np.asarray(W6)).sum(-1) / 9.0)
         per_atom = spread / n_atoms
-        limit = self.config.domain_atom_fraction
         return Prediction(
             alpha=members.mean(axis=0),
             members=members,
@@ -579,9 +592,8 @@ class CartesianTensorModel:
             spread_per_atom=per_atom,
             outside_fraction=outside,
             rho_max=rho_max,
-            flagged=(per_atom > self.threshold_per_atom) | (outside > limit),
             threshold_per_atom=float(self.threshold_per_atom),
-            domain_atom_fraction=float(limit),
+            domain_atom_fraction=float(self.config.domain_atom_fraction),
         )
 
     # ------------------------------------------------------------------ public prediction
@@ -702,8 +714,8 @@ class CartesianTensorModel:
             "flagged_fraction": base.flagged_fraction,
             "n_flagged": int(flagged_idx.size),
             "first_flagged_frames": flagged_idx[:100].tolist(),
-            "n_flagged_spread": int((base.spread_per_atom > self.threshold_per_atom).sum()),
-            "n_flagged_domain": int((base.outside_fraction > base.domain_atom_fraction).sum()),
+            "n_flagged_spread": int(base.flagged_by_spread.sum()),
+            "n_flagged_domain": int(base.flagged_by_domain.sum()),
             "domain_atom_fraction": base.domain_atom_fraction,
             "outside_fraction_mean": float(base.outside_fraction.mean()),
             "rho_max": float(base.rho_max.max()),
@@ -820,9 +832,7 @@ class CartesianTensorModel:
         self.domain = FeatureDomain.from_training(
             q_norm[train_atoms], ch_all[train_atoms], owner[train_atoms], c, seed=cfg.seed
         )
-        rho = np.split(self.domain.ratios(q_norm, ch_all).numpy(), np.cumsum(sizes)[:-1])
-        outside = np.array([(r > 1.0).mean() for r in rho])
-        rho_max = np.array([r.max() for r in rho])
+        outside, rho_max = self.domain.frame_summary(self.domain.ratios(q_norm, ch_all), sizes)
 
         # evaluation, threshold
         with torch.no_grad():

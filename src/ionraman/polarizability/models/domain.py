@@ -96,16 +96,21 @@ class FeatureDomain:
             out[sel] = _nearest(q[sel].to(torch.float32), ref) / max(r, 1e-12)
         return out
 
-    def frame_summary(self, ratios: torch.Tensor, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-        """Fraction of atoms with ρ > 1 and largest ρ per frame, from ``ratios [F·N]`` of
-        ``n_frames`` frames of ``N`` atoms each: two ``[F]`` arrays."""
-        rho = ratios.reshape(n_frames, -1).numpy()
-        return (rho > 1.0).mean(1), rho.max(1)
+    @staticmethod
+    def frame_summary(ratios: torch.Tensor, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fraction of atoms with ρ > 1 and largest ρ per frame, from the ``ratios`` of frames
+        of ``sizes [F]`` atoms, concatenated in order: two ``[F]`` arrays."""
+        rho = ratios.numpy()
+        sizes = np.asarray(sizes, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        return np.add.reduceat(rho > 1.0, starts) / sizes, np.maximum.reduceat(rho, starts)
 
     def state(self) -> dict:
         return {"features": [f.clone() for f in self.features], "radius": list(self.radius)}
 
     @classmethod
     def from_state(cls, state: dict) -> FeatureDomain:
-        return cls([torch.as_tensor(f, dtype=torch.float32) for f in state["features"]],
-                   [float(r) for r in state["radius"]])
+        return cls(
+            [torch.as_tensor(f, dtype=torch.float32) for f in state["features"]],
+            [float(r) for r in state["radius"]],
+        )
