@@ -16,8 +16,10 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 DATA=src/ionraman/data/reference
 WORK=${WORK:-out/dft/label_work}
-# Settings chosen by the convergence study (out/dft/convergence/convergence.md, README).
-SETTINGS=(--code qe --kpts 2 2 2 --ecutwfc 44 --tr2-ph 1e-12 --ranks 2 --npool 2)
+# Settings chosen by the convergence study (out/dft/convergence/convergence.md, README). The
+# k-mesh follows each cell at fixed density: 0.5 1/Å gives the shifted 2x2x2 mesh of the study
+# for every 16-atom cell and 1x2x2 for the 2x1x1 supercells (same labels as `--kpts 2 2 2` there).
+SETTINGS=(--code qe --kspacing 0.5 --ecutwfc 44 --tr2-ph 1e-12 --ranks 2 --npool 2)
 
 mkdir -p out/dft
 exec 9>out/dft/production.lock

@@ -131,6 +131,27 @@ def test_settings_validation_and_round_trip() -> None:
         qe.QESettings.from_dict({"ecut": 40})
 
 
+def test_kspacing_gives_the_vasp_mesh_and_keeps_the_supercell_density() -> None:
+    from ionraman.structures import get_structure
+
+    spacing = qe.QESettings(kspacing_inv_A=0.5, ecutwfc_ry=40)
+    cell = get_structure("c-Na3SbS4")  # a = 7.17 Å: 2π/7.17 = 0.876 1/Å -> ceil(1.75) = 2
+    double = get_structure("c-Na3SbS4", supercell=(2, 1, 1))
+    resolved = spacing.for_structure(cell)
+    assert resolved.kpts == (2, 2, 2) and resolved.kspacing_inv_A is None
+    assert spacing.for_structure(double).kpts == (1, 2, 2)
+    # same mesh, same physics (and so the same label key) as the explicit mesh
+    assert resolved.physics() == qe.QESettings(kpts=(2, 2, 2), ecutwfc_ry=40).physics()
+    assert "kspacing_inv_A" in spacing.physics()  # unresolved settings say so
+    # non-orthogonal cell: |b_i| of fcc Si (a = 5.43 Å) primitive vectors = √3/a
+    si = bulk("Si", "fcc", a=5.43)
+    n = int(np.ceil(2 * np.pi * np.sqrt(3) / 5.43 / 0.3))
+    assert qe.QESettings(kspacing_inv_A=0.3).for_structure(si).kpts == (n, n, n) == (7, 7, 7)
+    assert qe.QESettings(kpts=(3, 1, 2)).for_structure(si).kpts == (3, 1, 2)  # no spacing: as is
+    with pytest.raises(InputError, match="kspacing_inv_A"):
+        qe.QESettings(kspacing_inv_A=0.0)
+
+
 def _fake_pseudos(tmp_path: Path, symbols) -> dict[str, PseudoFile]:
     d = tmp_path / "pseudo"
     d.mkdir(exist_ok=True)

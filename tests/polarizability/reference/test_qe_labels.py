@@ -135,6 +135,10 @@ def test_structure_key_depends_on_physics_only() -> None:
     assert key == labels.structure_key(atoms.copy(), qe.QESettings(mpi_ranks=4, npool=4))
     assert key != labels.structure_key(atoms, qe.QESettings(ecutwfc_ry=55))
     assert key != labels.structure_key(atoms, qe.QESettings(kpts=(3, 3, 3)))
+    # a k-spacing that gives this cell the same mesh gives the same key
+    mesh = qe.QESettings(kspacing_inv_A=0.5).for_structure(atoms).kpts
+    assert labels.structure_key(atoms, qe.QESettings(kspacing_inv_A=0.5)) == (
+        labels.structure_key(atoms, qe.QESettings(kpts=mesh)))
     moved = atoms.copy()
     moved.positions[0, 0] += 1e-4
     assert key != labels.structure_key(moved, SERIAL)
@@ -209,6 +213,16 @@ def test_command_line_entry_point(fake_qe: Path, tmp_path: Path) -> None:
     assert code == 0
     (atoms,) = read(tmp_path / "o" / labels.OUTPUT_NAME, index=":")
     assert "ecut=40.0Ry k=3x3x3s" in atoms.info["REF_source"]
+    # --kspacing: the mesh comes from each structure's cell (VASP KSPACING), here a 2x1x1 cell
+    double = _frames()[0].repeat((2, 1, 1))
+    write(src, [double], format="extxyz")
+    mesh = "x".join(map(str, qe.QESettings(kspacing_inv_A=0.4).for_structure(double).kpts))
+    assert cli_main(["reference", "label", str(src), "--out", str(tmp_path / "k"), "--ranks", "1",
+                     "--npool", "1", "--kspacing", "0.4"]) == 0
+    (atoms,) = read(tmp_path / "k" / labels.OUTPUT_NAME, index=":")
+    assert f"k={mesh}s" in atoms.info["REF_source"] and mesh.split("x")[0] != mesh.split("x")[1]
+    assert json.loads((tmp_path / "k" / "summary.json").read_text())["settings"][
+        "kspacing_inv_A"] == 0.4
     assert cli_main(["reference", "label", str(src), "--code", "vasp", "--out",
                      str(tmp_path / "o")]) == 2
 

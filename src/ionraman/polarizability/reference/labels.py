@@ -23,7 +23,8 @@ output file; they are never stored as numbers.
 Command line (:func:`label_main`, meant for ``ionraman reference label``)::
 
     ionraman reference label SNAPSHOTS.extxyz --code qe --out DIR [--workdir WORK]
-        [--kpts 2 2 2] [--ecutwfc 44] [--unshifted] [--tr2-ph 1e-12] [--ranks 2] [--npool 2] ...
+        [--kpts 2 2 2 | --kspacing 0.5] [--ecutwfc 44] [--unshifted] [--tr2-ph 1e-12]
+        [--ranks 2] [--npool 2] ...
 
 writes ``DIR/labelled.extxyz`` (successful structures, input order), ``DIR/results/<key>.json``
 (one small JSON per labelled structure: ε∞, α, settings, code version, pseudopotential hashes,
@@ -125,8 +126,11 @@ class LabelReport:
 def structure_key(atoms: Atoms, settings: QESettings) -> str:
     """SHA-256 (hex) of the structure (Z, positions and cell to 1e-6 Å, pbc) and physics settings.
 
-    Execution settings (MPI ranks, pools, timeouts) do not enter: same physics, same key.
+    Execution settings (MPI ranks, pools, timeouts) do not enter: same physics, same key. A
+    k-spacing is resolved into the structure's mesh first, so a mesh given explicitly and the
+    same mesh from a spacing give the same key.
     """
+    settings = settings.for_structure(atoms)
     payload = {
         "numbers": atoms.numbers.tolist(),
         "positions_A": np.round(atoms.positions, 6).tolist(),
@@ -203,7 +207,7 @@ def label_structure(
     computed : bool
         True if the run happened in this call.
     """
-    settings = settings or QESettings()
+    settings = (settings or QESettings()).for_structure(atoms)
     key = structure_key(atoms, settings)
     directory = Path(workdir) / key
     directory.mkdir(parents=True, exist_ok=True)
@@ -396,6 +400,10 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
                    help="density cutoff, Ry (default 4 x ecutwfc)")
     g.add_argument("--kpts", type=int, nargs=3, default=list(defaults.kpts), metavar="N",
                    help="Monkhorst-Pack mesh (default 2 2 2, shifted)")
+    g.add_argument("--kspacing", type=float, default=None, metavar="DK",
+                   help="k-mesh per structure from this spacing in 1/Å instead of --kpts "
+                   "(VASP KSPACING: N_i = max(1, ceil(2π|b_i|/DK))); 0.5 gives 2 2 2 for the "
+                   "16-atom Na3SbS4 cells and 1 2 2 for their 2x1x1 supercells")
     g.add_argument("--unshifted", action="store_true", help="Γ-centred k-mesh")
     g.add_argument("--conv-thr", type=float, default=defaults.conv_thr_ry,
                    help="pw.x SCF threshold, Ry (default %(default)s)")
@@ -421,6 +429,7 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
 def _settings_from_args(args: argparse.Namespace) -> QESettings:
     return QESettings(
         ecutwfc_ry=args.ecutwfc, ecutrho_ry=args.ecutrho, kpts=tuple(args.kpts),
+        kspacing_inv_A=args.kspacing,
         kpts_shifted=not args.unshifted, conv_thr_ry=args.conv_thr, tr2_ph=args.tr2_ph,
         mpi_ranks=args.ranks, npool=args.npool, omp_threads=args.omp_threads,
         timeout_s=args.timeout,

@@ -66,7 +66,13 @@ class QESettings:
     ecutrho_ry : float or None
         Density cutoff (Ry); None = 4 × ``ecutwfc_ry`` (norm-conserving).
     kpts : (int, int, int)
-        Monkhorst–Pack grid.
+        Monkhorst–Pack grid (ignored when ``kspacing_inv_A`` is set).
+    kspacing_inv_A : float or None
+        Largest spacing of the k-mesh (Å⁻¹), VASP's ``KSPACING`` convention: along each
+        reciprocal vector N_i = max(1, ceil(2π |b_i| / kspacing)) with b_i·a_j = δ_ij, so a
+        supercell gets the same k-point density as its cell. Resolved per structure by
+        :meth:`for_structure` into ``kpts``; the resolved mesh is what enters :meth:`physics`
+        (same mesh, same label). None: use ``kpts`` for every structure.
     kpts_shifted : bool
         Half-step shift of the grid in every direction (QE offsets ``1 1 1``).
     conv_thr_ry : float
@@ -97,6 +103,7 @@ class QESettings:
     ecutrho_ry: float | None = None
     kpts: tuple[int, int, int] = (2, 2, 2)
     kpts_shifted: bool = True
+    kspacing_inv_A: float | None = None
     conv_thr_ry: float = 1e-10
     tr2_ph: float = 1e-12
     mixing_beta: float = 0.5
@@ -119,6 +126,8 @@ class QESettings:
              self.ecutrho_ry, "None or >= 4 * ecutwfc_ry (norm-conserving)"),
             (len(self.kpts) == 3 and all(int(k) >= 1 for k in self.kpts), "kpts", self.kpts,
              "three positive integers"),
+            (self.kspacing_inv_A is None or self.kspacing_inv_A > 0, "kspacing_inv_A",
+             self.kspacing_inv_A, "None or a positive spacing in 1/Å"),
             (self.conv_thr_ry > 0 and self.tr2_ph > 0, "conv_thr_ry/tr2_ph",
              (self.conv_thr_ry, self.tr2_ph), "positive thresholds"),
             (self.mpi_ranks >= 1 and self.npool >= 1 and self.mpi_ranks % self.npool == 0,
@@ -133,6 +142,20 @@ class QESettings:
         """Density cutoff actually used (Ry)."""
         return self.ecutrho_ry if self.ecutrho_ry is not None else 4.0 * self.ecutwfc_ry
 
+    def for_structure(self, atoms: Atoms) -> QESettings:
+        """These settings with the k-mesh of ``atoms`` resolved from ``kspacing_inv_A``.
+
+        Returns ``self`` when no spacing is set; otherwise a copy with ``kpts`` = N_i (see the
+        class docstring) and ``kspacing_inv_A`` = None.
+        """
+        if self.kspacing_inv_A is None:
+            return self
+        if atoms.cell.rank != 3:
+            raise InputError("QESettings.kspacing_inv_A needs a structure periodic in 3 dimensions")
+        b = np.linalg.norm(atoms.cell.reciprocal(), axis=1)  # b_i · a_j = δ_ij, 1/Å
+        kpts = tuple(max(1, int(np.ceil(2 * np.pi * bi / self.kspacing_inv_A - 1e-9))) for bi in b)
+        return dataclasses.replace(self, kpts=kpts, kspacing_inv_A=None)
+
     def physics(self) -> dict[str, Any]:
         """The settings that change the numbers (not how the run is executed)."""
         return {
@@ -144,7 +167,7 @@ class QESettings:
             "tr2_ph": self.tr2_ph,
             "functional": "PBE",
             "pseudopotentials": PSEUDO_SET_NAME,
-        }
+        } | ({} if self.kspacing_inv_A is None else {"kspacing_inv_A": self.kspacing_inv_A})
 
     def to_dict(self) -> dict[str, Any]:
         """All settings, JSON-ready."""
@@ -556,9 +579,9 @@ def run_epsilon(
     InputError
         Non-periodic or empty structure, executables or pseudopotentials missing.
     """
-    settings = settings or QESettings()
     if len(atoms) == 0 or not all(atoms.pbc) or atoms.cell.rank != 3:
         raise InputError("run_epsilon: expected a non-empty structure periodic in 3 dimensions")
+    settings = (settings or QESettings()).for_structure(atoms)
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     pseudos = upf_pseudopotentials(atoms.get_chemical_symbols(), cache_dir=pseudo_cache)
