@@ -3,7 +3,8 @@
 
 Reads ``src/ionraman/data/reference/{train,heldout}/labelled.extxyz`` and the snapshot files,
 prints a Markdown table (per split, phase and source: snapshots, labelled, cell size, mean ε∞
-diagonal and its spread over snapshots, mean α) and rewrites the part of
+diagonal and its spread over snapshots, mean α) and the DFT cost recorded in the result files,
+and rewrites the part of
 ``src/ionraman/data/reference/README.md`` between ``<!-- summary:start -->`` and
 ``<!-- summary:end -->``.
 """
@@ -74,6 +75,33 @@ def table() -> str:
     return text
 
 
+def cost() -> str:
+    """DFT cost recorded in ``<split>/results/*.json``: CPU hours (all ranks, pw.x + ph.x) per
+    split and cell size, and the mean per label. A label continued after an interruption records
+    only its last attempt, so the sums are lower bounds."""
+    lines, total, resumed = [], 0.0, 0
+    for split in ("train", "heldout", "spectrum"):
+        per_size: dict[int, list[float]] = defaultdict(list)
+        for f in sorted((DATA / split / "results").glob("*.json")):
+            result = json.loads(f.read_text())["result"]
+            meta = result["metadata"]
+            per_size[_n_atoms(meta["formula"])].append(sum(result.get("cpu_s", {}).values()))
+            resumed += "resumed" in meta
+        for n, cpu in sorted(per_size.items()):
+            total += sum(cpu)
+            lines.append(f"{split}, {n}-atom cells: {len(cpu)} × {np.mean(cpu):.0f} CPU-s = "
+                         f"{sum(cpu) / 3600:.1f} CPU-h")
+    return (f"DFT cost in the result records: {total / 3600:.1f} CPU-hours ("
+            + "; ".join(lines) + f"); {resumed} labels were continued after an interruption and "
+            "count only their last attempt.\n")
+
+
+def _n_atoms(formula: str) -> int:
+    from ase.formula import Formula
+
+    return len(Formula(formula))
+
+
 def baseline() -> str:
     """Bond-polarizability baseline fitted on the training labels, scored on the held-out ones.
 
@@ -110,7 +138,7 @@ def _replace_block(content: str, start: str, end: str, text: str) -> str:
 
 
 def main() -> int:
-    text = table()
+    text = table() + "\n" + cost()
     base = baseline()
     print(text)
     print(base)
