@@ -125,8 +125,13 @@ def test_label_structures_resumes_and_excludes_failures(fake_qe: Path, tmp_path:
     # A partially finished structure (no result.json) is computed; others stay untouched.
     key0 = labelled[0].info[labels.INFO_KEY]
     (work / key0 / labels.RESULT_FILE).unlink()
-    labels.label_structures(src, out, work, SERIAL, indices=[0])
+    only_first = labels.label_structures(src, out, work, SERIAL, indices=[0])
     assert _calls(fake_qe)[6:] == ["pw", "ph"]
+    # ... and the output still holds the other labelled structure: a call on a few indices
+    # never shrinks the file (nor lists structures it was not asked for as failed or pending)
+    assert [a.info["frame_id"] for a in read(out, index=":")] == [1, 3]
+    assert only_first.computed == [0] and only_first.reused == [2]
+    assert not only_first.failed and not only_first.pending
 
 
 def test_structure_key_depends_on_physics_only() -> None:

@@ -288,7 +288,9 @@ def label_structures(
     settings : QESettings, optional
         Physics and execution settings (default :class:`QESettings`).
     indices : sequence of int, optional
-        Only these input structures (default all).
+        Run only these input structures (default all). The output still lists every input
+        structure that is already labelled in ``workdir``, so a call on a few indices never
+        shrinks the labelled file.
     retry_failed : bool
         Re-run structures whose earlier run failed.
     pseudo_cache : path-like, optional
@@ -350,13 +352,19 @@ def label_structures(
             write(tmp, [labelled[i] for i in sorted(labelled)], format="extxyz")
         write_json_atomic(workdir / "summary.json", report.to_json())
 
-    for i in selected:
+    chosen = set(selected)
+    # the selected structures in the order given, then the others (looked up only)
+    for i in [*selected, *(j for j in range(len(frames)) if j not in chosen)]:
         atoms = frames[i]
-        if max_new is not None and len(report.computed) >= max_new:
+        if i not in chosen or (max_new is not None and len(report.computed) >= max_new):
+            # not to be run now: only look up a finished result (the output file lists every
+            # labelled structure of the input, also those left out by ``indices``)
             key, result, computed = structure_key(atoms, settings), None, False
             previous = _load_result(workdir / key)
             if previous is not None and (previous["status"] == "ok" or not retry_failed):
                 result = QEResult.from_json(previous["result"])
+            if i not in chosen and (result is None or not result.ok):
+                continue  # not asked for and not labelled: neither pending nor a failure here
         else:
             key, result, computed = label_structure(
                 atoms, workdir, settings, retry_failed=retry_failed, pseudo_cache=pseudo_cache
