@@ -134,6 +134,31 @@ def test_label_structures_resumes_and_excludes_failures(fake_qe: Path, tmp_path:
     assert not only_first.failed and not only_first.pending
 
 
+def test_every_save_lists_all_finished_structures(fake_qe: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Frame 2 is labelled first; then a job starts at frame 0, saves after it and is killed
+    # on frame 1: the file it leaves must hold frames 0 and 2, not only what it passed.
+    src, out, work = tmp_path / "in.extxyz", tmp_path / "out.extxyz", tmp_path / "work"
+    frames = [_frames()[0], _frames()[2], _frames()[2].copy()]
+    frames[1].positions[0, 0] += 0.01
+    write(src, frames, format="extxyz")
+    labels.label_structures(src, out, work, SERIAL, indices=[2])
+    real = labels.label_structure
+    calls = []
+
+    def killed_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SystemExit(143)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(labels, "label_structure", killed_on_second)
+    with pytest.raises(SystemExit):
+        labels.label_structures(src, out, work, SERIAL)
+    assert [a.info["frame_id"] for a in read(out, index=":")] == [1, 3]
+    assert len(calls) == 2
+
+
 def test_structure_key_depends_on_physics_only() -> None:
     atoms = _frames()[0]
     key = labels.structure_key(atoms, SERIAL)

@@ -282,7 +282,8 @@ def label_structures(
         Output: the successfully labelled structures, in input order, with ``REF_polarizability``
         (3×3, Å³), ``REF_epsilon_inf`` (3×3), ``REF_source``, ``REF_label_key`` and the
         provenance entries of :func:`provenance_info` in ``info``. Written atomically after every
-        newly computed structure and at the end (and rewritten by every later call).
+        newly computed structure and at the end (and rewritten by every later call), each time
+        with every structure of the input finished so far (in ``workdir``, by any process).
     workdir : path-like
         One sub-directory per structure (see the module docstring).
     settings : QESettings, optional
@@ -352,6 +353,13 @@ def label_structures(
             write(tmp, [labelled[i] for i in sorted(labelled)], format="extxyz")
         write_json_atomic(workdir / "summary.json", report.to_json())
 
+    # Everything already finished goes into every save below, so that the file never shrinks
+    # while this call works its way down the list (or when it is killed half-way).
+    for i, atoms in enumerate(frames):
+        key = structure_key(atoms, settings)
+        previous = _load_result(workdir / key)
+        if previous is not None and previous["status"] == "ok":
+            labelled[i] = labelled_copy(i, key, QEResult.from_json(previous["result"]))
     chosen = set(selected)
     # the selected structures in the order given, then the others (looked up only)
     for i in [*selected, *(j for j in range(len(frames)) if j not in chosen)]:
