@@ -181,11 +181,15 @@ def _lock(directory: Path) -> Iterator[bool]:
     yield False
 
 
-def _load_result(directory: Path) -> dict[str, Any] | None:
+def _stored_result(directory: Path, *, failed: bool) -> QEResult | None:
+    """The finished result in ``directory``: an ok one, or (``failed``) a failed one too."""
     path = directory / RESULT_FILE
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    record = json.loads(path.read_text())
+    if record["status"] != "ok" and not failed:
+        return None
+    return QEResult.from_json(record["result"])
 
 
 def label_structure(
@@ -207,19 +211,19 @@ def label_structure(
     computed : bool
         True if the run happened in this call.
     """
-    settings = (settings or QESettings()).for_structure(atoms)
+    settings = settings or QESettings()
     key = structure_key(atoms, settings)
     directory = Path(workdir) / key
     directory.mkdir(parents=True, exist_ok=True)
-    previous = _load_result(directory)
-    if previous is not None and (previous["status"] == "ok" or not retry_failed):
-        return key, QEResult.from_json(previous["result"]), False
+    previous = _stored_result(directory, failed=not retry_failed)
+    if previous is not None:
+        return key, previous, False
     with _lock(directory) as held:
         if not held:
             return key, None, False
-        previous = _load_result(directory)  # finished while we waited for the lock
-        if previous is not None and (previous["status"] == "ok" or not retry_failed):
-            return key, QEResult.from_json(previous["result"]), False
+        previous = _stored_result(directory, failed=not retry_failed)  # finished meanwhile
+        if previous is not None:
+            return key, previous, False
         with atomic_path(directory / "structure.extxyz") as tmp:
             write(tmp, atoms, format="extxyz")
         try:
@@ -342,9 +346,9 @@ def label_structures(
     def save() -> None:
         # structures that another process (same workdir) has finished since we passed them
         for i, key in list(elsewhere.items()):
-            previous = _load_result(workdir / key)
-            if previous is not None and previous["status"] == "ok":
-                labelled[i] = labelled_copy(i, key, QEResult.from_json(previous["result"]))
+            previous = _stored_result(workdir / key, failed=False)
+            if previous is not None:
+                labelled[i] = labelled_copy(i, key, previous)
                 del elsewhere[i]
                 report.pending.remove(i)
                 report.reused.append(i)
@@ -355,11 +359,11 @@ def label_structures(
 
     # Everything already finished goes into every save below, so that the file never shrinks
     # while this call works its way down the list (or when it is killed half-way).
-    for i, atoms in enumerate(frames):
-        key = structure_key(atoms, settings)
-        previous = _load_result(workdir / key)
-        if previous is not None and previous["status"] == "ok":
-            labelled[i] = labelled_copy(i, key, QEResult.from_json(previous["result"]))
+    keys = [structure_key(atoms, settings) for atoms in frames]
+    for i, key in enumerate(keys):
+        previous = _stored_result(workdir / key, failed=False)
+        if previous is not None:
+            labelled[i] = labelled_copy(i, key, previous)
     chosen = set(selected)
     # the selected structures in the order given, then the others (looked up only)
     for i in [*selected, *(j for j in range(len(frames)) if j not in chosen)]:
@@ -367,10 +371,8 @@ def label_structures(
         if i not in chosen or (max_new is not None and len(report.computed) >= max_new):
             # not to be run now: only look up a finished result (the output file lists every
             # labelled structure of the input, also those left out by ``indices``)
-            key, result, computed = structure_key(atoms, settings), None, False
-            previous = _load_result(workdir / key)
-            if previous is not None and (previous["status"] == "ok" or not retry_failed):
-                result = QEResult.from_json(previous["result"])
+            key, computed = keys[i], False
+            result = _stored_result(workdir / key, failed=not retry_failed)
             if i not in chosen and (result is None or not result.ok):
                 continue  # not asked for and not labelled: neither pending nor a failure here
         else:
