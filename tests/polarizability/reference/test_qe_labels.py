@@ -303,6 +303,35 @@ def test_label_main_outputs_provenance_and_resumes(fake_qe: Path, tmp_path: Path
     assert "0 computed now, 2 reused" in capsys.readouterr().out
 
 
+def test_lost_workdir_is_restored_from_the_records(fake_qe: Path, tmp_path: Path) -> None:
+    """A fresh checkout has the shipped records but no QE scratch: nothing is recomputed."""
+    import shutil
+
+    src = tmp_path / "snapshots.extxyz"
+    write(src, [f for f in _frames() if f.info["frame_id"] != 2], format="extxyz")
+    out, work = tmp_path / "labels", tmp_path / "work"
+    argv = [str(src), "--out", str(out), "--workdir", str(work), "--ranks", "1", "--npool", "1",
+            "--quiet"]
+    assert labels.label_main([*argv, "--max-new", "1"]) == 3
+    before = read(out / labels.OUTPUT_NAME, index=":")
+    shutil.rmtree(work)
+    n_calls = len(_calls(fake_qe))
+    # --max-new 0: consolidate only; the labelled structure must survive the lost workdir
+    assert labels.label_main([*argv, "--max-new", "0"]) == 3
+    assert len(_calls(fake_qe)) == n_calls
+    after = read(out / labels.OUTPUT_NAME, index=":")
+    assert [a.info[labels.INFO_KEY] for a in after] == [a.info[labels.INFO_KEY] for a in before]
+    np.testing.assert_array_equal(after[0].info["REF_polarizability"],
+                                  before[0].info["REF_polarizability"])
+    restored = json.loads((work / before[0].info[labels.INFO_KEY] / labels.RESULT_FILE)
+                          .read_text())
+    assert restored["restored_from"].endswith(f"{before[0].info[labels.INFO_KEY]}.json")
+    # the full run computes only the missing structure
+    assert labels.label_main(argv) == 0
+    assert len(_calls(fake_qe)) == n_calls + 2
+    assert len(read(out / labels.OUTPUT_NAME, index=":")) == 2
+
+
 def test_label_main_max_new_and_unknown_code(fake_qe: Path, tmp_path: Path) -> None:
     src = tmp_path / "snapshots.extxyz"
     frames = [f for f in _frames() if f.info["frame_id"] != 2]

@@ -192,6 +192,27 @@ def _stored_result(directory: Path, *, failed: bool) -> QEResult | None:
     return QEResult.from_json(record["result"])
 
 
+def _restore_from_record(directory: Path, record_path: Path) -> bool:
+    """Put the result of a per-structure record (``results_dir``) back into a missing workdir.
+
+    The records are the durable copy of each label (they ship with the dataset); the raw QE
+    directories are scratch. A fresh checkout, or a lost scratch disk, must therefore reuse the
+    records instead of recomputing them. Returns True if a result was restored.
+    """
+    if (directory / RESULT_FILE).exists() or not record_path.exists():
+        return False
+    record = json.loads(record_path.read_text())
+    if record.get("status") != "ok" or record.get("key") != directory.name:
+        return False
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(
+        directory / RESULT_FILE,
+        {"status": "ok", "key": directory.name, "result": record["result"],
+         "restored_from": str(record_path)},
+    )
+    return True
+
+
 def label_structure(
     atoms: Atoms,
     workdir: str | os.PathLike[str],
@@ -304,7 +325,9 @@ def label_structures(
         Progress lines are written here (e.g. ``sys.stdout``).
     results_dir : path-like, optional
         Also write one small JSON per labelled structure here (``<key>.json``: the input
-        ``info``, ε∞, α, settings, versions, pseudopotential hashes, timings).
+        ``info``, ε∞, α, settings, versions, pseudopotential hashes, timings). These records
+        are the durable copy: a structure with an ok record but no result in ``workdir`` (fresh
+        checkout, lost scratch) is restored from it, not recomputed.
     max_new : int, optional
         Stop after this many structures were computed in this call (the output still lists
         everything finished so far); None: no limit.
@@ -361,6 +384,8 @@ def label_structures(
     # while this call works its way down the list (or when it is killed half-way).
     keys = [structure_key(atoms, settings) for atoms in frames]
     for i, key in enumerate(keys):
+        if results_dir is not None:
+            _restore_from_record(workdir / key, Path(results_dir) / f"{key}.json")
         previous = _stored_result(workdir / key, failed=False)
         if previous is not None:
             labelled[i] = labelled_copy(i, key, previous)
