@@ -7,7 +7,9 @@ Sources (every snapshot records its own in ``atoms.info``):
   cells of t-Na3SbS4 and c-Na3SbS4 at 300, 600 and 900 K, and of W-doped cubic Na5SbWS8
   (``c-Na3SbS4:W0.5``, 15 atoms: one Sb → W, one Na vacancy) at 600 and 900 K, and of dilute
   W-doped cubic Na11Sb3WS16 (``c-Na3SbS4:W0.25``, 2×1×1 supercell, 31 atoms) at 600 and
-  900 K. Training trajectories (seed 1): 1 ps equilibration + 3 ps production; held-out trajectories
+  900 K, and of 2×1×1 supercells of t- and c-Na3SbS4 (32 atoms) at 600 and 900 K (larger cells
+  reach environments the 16-atom cells do not; ids ``t-Na3SbS4@2x1x1/T600/...``). Training
+  trajectories (seed 1): 1 ps equilibration + 3 ps production; held-out trajectories
   (seed 101): 1 ps + 1 ps. Snapshots every 0.25 ps of production (≥ 0.2 ps apart, i.e.
   decorrelated for the fast Raman-active modes; the slow Na hopping is not sampled at these
   lengths and is not the point of the labels).
@@ -31,7 +33,9 @@ Outputs (small; the MD stores stay under ``--md-dir``):
   distortions), so a partially finished labelling job covers all groups evenly.
 
 Resumable: each MD run resumes from its checkpoint (``ionraman.md.run_md``), finished ones are
-skipped, and the extxyz files are rewritten from the stores after every trajectory. Run::
+skipped, and the extxyz files are rewritten from the stores after every trajectory. A run whose
+snapshots are already in the files is not repeated and keeps them as they are (the MD stores are
+scratch, the files are the record: a fresh checkout rewrites them byte for byte). Run::
 
     nohup .venv/bin/python scripts/reference_dataset.py > out/dft/md/dataset.log 2>&1 &
 
@@ -65,6 +69,12 @@ W_PHASE = "c-Na3SbS4:W0.5"
 # with the same k-point density (shifted 1x2x2; `--kspacing 0.5`).
 W_DILUTE = "c-Na3SbS4:W0.25"
 SUPERCELLS = {W_DILUTE: (2, 1, 1)}  # phases whose MD cell is not the conventional cell
+# Larger cells of the undoped phases: 2x1x1 supercells (32 atoms) at 600/900 K, added because
+# the environments of large-cell MD lie farther from the 16-atom training cells' than those
+# cells lie from each other (median Sb training-domain ratio 0.48 in 16-atom held-out cells,
+# 0.65 in 32-atom and 0.78 in 432-atom frames; models README). Their snapshot ids and MD stores
+# carry the cell ("t-Na3SbS4@2x1x1/T600/s1/f00025").
+LARGE_CELL, LARGE_CELL_PHASES, LARGE_CELL_TEMPERATURES_K = (2, 1, 1), PHASES[:2], (600, 900)
 TEMPERATURES_K = (300, 600, 900)
 FORCE_FIELD = "sevenn-mf0-r2scan"
 TRAIN_SEED, HELDOUT_SEED = 1, 101
@@ -132,20 +142,34 @@ def static_snapshots(phase: str) -> list[Atoms]:
 
 
 def md_jobs() -> list[dict]:
-    """All MD runs, t-Na3SbS4 at 600/900 K first (the convergence study needs them)."""
+    """All MD runs, t-Na3SbS4 at 600/900 K first (the convergence study needs them).
+
+    ``tag`` names the run's cell: the phase for its usual cell (the conventional one, or the
+    ``SUPERCELLS`` entry), ``phase@AxBxC`` for the larger cells of ``LARGE_CELL_PHASES``.
+    """
+    large = "@" + "x".join(map(str, LARGE_CELL))
     order = [("t-Na3SbS4", 600), ("t-Na3SbS4", 900), ("t-Na3SbS4", 300),
              ("c-Na3SbS4", 300), ("c-Na3SbS4", 600), ("c-Na3SbS4", 900),
              (W_PHASE, 600), (W_PHASE, 900), (W_DILUTE, 600), (W_DILUTE, 900)]
-    jobs = [dict(phase=p, temperature_k=t, seed=TRAIN_SEED, time_ps=TRAIN_PS, split="train")
-            for p, t in order]
-    jobs += [dict(phase=p, temperature_k=t, seed=HELDOUT_SEED, time_ps=HELDOUT_PS,
-                  split="heldout") for p, t in order]
+    cells = [(p, t, p, SUPERCELLS.get(p, (1, 1, 1))) for p, t in order]
+    cells += [(p, t, p + large, LARGE_CELL)
+              for p in LARGE_CELL_PHASES for t in LARGE_CELL_TEMPERATURES_K]
+    jobs = []
+    for split, seed, time_ps in (("train", TRAIN_SEED, TRAIN_PS),
+                                 ("heldout", HELDOUT_SEED, HELDOUT_PS)):
+        jobs += [dict(phase=p, temperature_k=t, tag=tag, supercell=cell, seed=seed,
+                      time_ps=time_ps, split=split) for p, t, tag, cell in cells]
     return jobs
 
 
+def group_id(job: dict) -> str:
+    """Prefix of the snapshot ids of one MD run: ``tag/T<K>/s<seed>``."""
+    return f"{job['tag']}/T{job['temperature_k']}/s{job['seed']}"
+
+
 def store_path(md_dir: Path, job: dict) -> Path:
-    phase = job["phase"].replace(":", "_")
-    return md_dir / f"{phase}_T{job['temperature_k']}_s{job['seed']}.h5"
+    tag = job["tag"].replace(":", "_").replace("@", "_")
+    return md_dir / f"{tag}_T{job['temperature_k']}_s{job['seed']}.h5"
 
 
 def md_snapshots(
@@ -158,6 +182,8 @@ def md_snapshots(
 
     path = store_path(md_dir, job)
     frames = []
+    if not path.exists():
+        return frames
     with open_trajectory(path) as traj:
         if traj.metadata.get("status") != "complete":
             return []
@@ -168,7 +194,7 @@ def md_snapshots(
             atoms = traj.get_atoms(k)
             time_ps = (float(traj.times_fs[k]) - t0) / 1000.0
             frames.append(_finish(atoms, {
-                "snapshot_id": f"{job['phase']}/T{job['temperature_k']}/s{job['seed']}/f{k:05d}",
+                "snapshot_id": f"{group_id(job)}/f{k:05d}",
                 "source": "md", "phase": job["phase"], "split": split or job["split"],
                 "temperature_k": float(job["temperature_k"]), "md_seed": job["seed"],
                 "time_ps": round(time_ps, 4), "frame": k, "force_field": FORCE_FIELD,
@@ -185,28 +211,60 @@ def round_robin(groups: list[list[Atoms]]) -> list[Atoms]:
     return out
 
 
+def existing_groups(out_dir: Path) -> dict[str, dict[str, list[Atoms]]]:
+    """MD snapshots already in the snapshot files, per split and :func:`group_id`.
+
+    The snapshot files are the record of the dataset (the labels are keyed on their exact
+    positions); the MD stores are scratch. A run whose store is gone (fresh checkout) keeps its
+    snapshots from the file, so rewriting the files never drops or changes a labelled structure.
+    """
+    from ase.io import read
+
+    out: dict[str, dict[str, list[Atoms]]] = {}
+    for split in ("train", "heldout", "spectrum"):
+        path = out_dir / f"snapshots_{split}.extxyz"
+        groups: dict[str, list[Atoms]] = out.setdefault(split, {})
+        for atoms in read(path, index=":") if path.exists() else []:
+            if atoms.info.get("source") == "md":
+                # lists come back as arrays; as lists they are written as before
+                atoms.info = {k: v.tolist() if isinstance(v, np.ndarray) else v
+                              for k, v in atoms.info.items()}
+                groups.setdefault(atoms.info["snapshot_id"].rsplit("/", 1)[0], []).append(atoms)
+        for frames in groups.values():
+            frames.sort(key=lambda a: int(a.info["frame"]))
+    return out
+
+
+def _snapshots(md_dir: Path, job: dict, known: dict[str, list[Atoms]], **kwargs) -> list[Atoms]:
+    """A run's snapshots from its finished store, else those already in the file (or none)."""
+    return md_snapshots(md_dir, job, **kwargs) or known.get(group_id(job), [])
+
+
 def write_snapshots(out_dir: Path, md_dir: Path) -> dict[str, int]:
+    known = existing_groups(out_dir)
     groups: dict[str, list[list[Atoms]]] = {"train": [], "heldout": []}
     for job in md_jobs():
-        if store_path(md_dir, job).exists():
-            groups[job["split"]].append(md_snapshots(md_dir, job))
+        frames = _snapshots(md_dir, job, known[job["split"]])
+        if frames:
+            groups[job["split"]].append(frames)
     for phase in PHASES:
         frames = static_snapshots(phase)
         for split in groups:
             groups[split].append([a for a in frames if a.info["split"] == split])
     series = [
-        md_snapshots(md_dir, job, SPECTRUM_EVERY_FS, first=0, count=SPECTRUM_FRAMES,
-                     split="spectrum")
+        _snapshots(md_dir, job, known["spectrum"], every_fs=SPECTRUM_EVERY_FS, first=0,
+                   count=SPECTRUM_FRAMES, split="spectrum")
         for phase, temp in SPECTRUM_SERIES
         for job in md_jobs()
-        if (job["phase"], job["temperature_k"], job["split"]) == (phase, temp, "heldout")
-        and store_path(md_dir, job).exists()
+        if (job["tag"], job["temperature_k"], job["split"]) == (phase, temp, "heldout")
     ]
     counts = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for split, g in [*groups.items(), ("spectrum", series)]:
         frames = round_robin(g) if split != "spectrum" else [a for run in g for a in run]
         path = out_dir / f"snapshots_{split}.extxyz"
+        if not frames:
+            continue
         tmp = path.with_suffix(".extxyz.tmp")
         write(tmp, frames, format="extxyz")
         tmp.replace(path)
@@ -234,8 +292,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ff = None
     failures = 0
+    known = existing_groups(args.out_dir)
     for job in md_jobs():
         out = store_path(args.md_dir, job)
+        if group_id(job) in known[job["split"]]:
+            continue  # its snapshots are in the file already (the store may be gone)
         if out.exists():
             with open_trajectory(out) as traj:
                 if traj.metadata.get("status") == "complete":
@@ -245,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         start, cpu0 = time.time(), time.process_time()
         try:
             structure = job["phase"]
-            if structure in SUPERCELLS:
-                structure = get_structure(structure, supercell=SUPERCELLS[structure])
+            if job["supercell"] != (1, 1, 1):
+                structure = get_structure(structure, supercell=job["supercell"])
             run_md(structure, temperature_k=job["temperature_k"], time_ps=job["time_ps"],
                    equilibration_ps=EQUILIBRATION_PS, timestep_fs=TIMESTEP_FS,
                    sample_every_fs=SAMPLE_FS, seed=job["seed"], force_field=ff, out=out,

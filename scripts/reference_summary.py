@@ -25,10 +25,12 @@ START, END = "<!-- summary:start -->", "<!-- summary:end -->"
 BASE_START, BASE_END = "<!-- baseline:start -->", "<!-- baseline:end -->"
 
 
-def group_name(info: dict) -> tuple[str, str]:
+def group_name(atoms) -> tuple[str, str, int]:
+    """(phase, source, atoms in the cell): one table row."""
+    info = atoms.info
     if info.get("source") == "md":
-        return info["phase"], f"MD {info['temperature_k']:.0f} K"
-    return info.get("phase", "?"), "static (rattled/strained)"
+        return info["phase"], f"MD {info['temperature_k']:.0f} K", len(atoms)
+    return info.get("phase", "?"), "static (rattled/strained)", len(atoms)
 
 
 def table() -> str:
@@ -49,15 +51,14 @@ def table() -> str:
             summary = json.loads(summary_file.read_text())
             failed_ids = {snaps[f["index"]].info.get("snapshot_id") for f in summary["failed"]
                           if f["index"] < len(snaps)}
-        n_snap, n_atoms, n_failed = defaultdict(int), {}, defaultdict(int)
+        n_snap, n_failed = defaultdict(int), defaultdict(int)
         for a in snaps:
-            g = group_name(a.info)
+            g = group_name(a)
             n_snap[g] += 1
-            n_atoms[g] = len(a)
             n_failed[g] += a.info.get("snapshot_id") in failed_ids
         eps, alpha = defaultdict(list), defaultdict(list)
         for a in labelled:
-            g = group_name(a.info)
+            g = group_name(a)
             eps[g].append(np.diag(np.asarray(a.info["REF_epsilon_inf"]).reshape(3, 3)))
             alpha[g].append(np.diag(np.asarray(a.info["REF_polarizability"]).reshape(3, 3)))
             settings.add(a.info.get("REF_settings", "?"))
@@ -65,7 +66,7 @@ def table() -> str:
             e = np.array(eps[g]) if eps[g] else None
             fmt = lambda v: " ".join(f"{x:.3f}" for x in v)  # noqa: E731
             lines.append(
-                f"| {split} | {g[0]} | {g[1]} | {n_atoms[g]} | {n_snap[g]} | {len(eps[g])} | "
+                f"| {split} | {g[0]} | {g[1]} | {g[2]} | {n_snap[g]} | {len(eps[g])} | "
                 f"{n_failed[g]} | {fmt(e.mean(0)) if e is not None else '–'} | "
                 f"{fmt(e.std(0, ddof=1)) if e is not None and len(e) > 1 else '–'} | "
                 f"{fmt(np.mean(alpha[g], axis=0)) if alpha[g] else '–'} |")
