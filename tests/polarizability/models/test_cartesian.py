@@ -168,6 +168,10 @@ def test_frames_outside_the_training_domain_are_flagged() -> None:
     pred = m.predict(odd)
     assert (pred.outside_fraction > m.config.domain_atom_fraction).all() and pred.flagged.all()
     assert (pred.rho_max > 1.0).all()
+    # the public features give the same per-atom ratios as prediction (float32 there)
+    q, ch = m.normalised_features(odd[2])
+    assert q.shape == (len(odd[2]), m.domain.features[0].shape[1])
+    assert float(m.domain.ratios(q, ch).max()) == pytest.approx(pred.rho_max[2], rel=1e-4)
 
 
 def test_save_load_round_trip(model, frame, tmp_path) -> None:

@@ -18,8 +18,47 @@ def _domain() -> FeatureDomain:
 
 
 def test_radius_is_the_largest_leave_one_structure_out_distance() -> None:
-    # nearest atom of another structure: 0 -> 3 (3), 1 -> 3 (2), 3 -> 4 (1), 4 -> 3 (1)
+    # nearest atom of another structure: 0 -> 3 (3), 1 -> 3 (2), 3 -> 4 (1), 4 -> 3 (1);
+    # one species, quantile 1: median 1.5 × (largest ratio 3 / 1.5) = the largest distance
     assert _domain().radius == [pytest.approx(3.0)]
+
+
+def test_radius_is_species_median_times_pooled_quantile() -> None:
+    # species 0: distances [3, 2, 1, 1] (median 1.5); species 1 at {0}, {10}, {12}: [10, 2, 2]
+    # (median 2); pooled ratios [2, 4/3, 2/3, 2/3, 5, 1, 1]
+    q = torch.tensor([[0.0], [1.0], [3.0], [4.0], [0.0], [10.0], [12.0]])
+    ch = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    owner = torch.tensor([0, 0, 1, 2, 0, 1, 2])
+    _, dist = FeatureDomain.loso_distances(q, ch, owner, 2)
+    assert np.allclose(dist[0], [3, 2, 1, 1]) and np.allclose(dist[1], [10, 2, 2])
+    pooled = np.array([2, 4 / 3, 2 / 3, 2 / 3, 5, 1, 1])
+    for quantile in (1.0, 0.5, 0.9):
+        scale = np.quantile(pooled, quantile)
+        dom = FeatureDomain.from_training(q, ch, owner, 2, quantile=quantile)
+        assert dom.radius == [pytest.approx(1.5 * scale), pytest.approx(2.0 * scale)]
+    with pytest.raises(ValueError, match="quantile"):
+        FeatureDomain.from_training(q, ch, owner, 2, quantile=0.0)
+
+
+def test_one_isolated_atom_moves_the_maximum_not_a_quantile() -> None:
+    """The reason for the pooled quantile: one new structure with an isolated atom."""
+    gen = torch.Generator().manual_seed(1)
+    n = 400  # 40 structures of 10 atoms, two species
+    q = torch.randn(n, 4, generator=gen, dtype=torch.float64)
+    ch = torch.arange(n) % 2
+    owner = torch.arange(n) // 10
+    extra_q = torch.cat([q, torch.full((1, 4), 6.0, dtype=torch.float64)])
+    extra_ch = torch.cat([ch, torch.tensor([1])])
+    extra_owner = torch.cat([owner, torch.tensor([40])])
+    for quantile, most in ((1.0, None), (0.99, 0.03)):
+        before = FeatureDomain.from_training(q, ch, owner, 2, quantile=quantile).radius
+        after = FeatureDomain.from_training(extra_q, extra_ch, extra_owner, 2,
+                                            quantile=quantile).radius
+        change = max(abs(a / b - 1) for a, b in zip(after, before, strict=True))
+        if most is None:
+            assert change > 0.5  # the maximum follows the isolated atom
+        else:
+            assert change < most
 
 
 def test_ratios_and_frame_summary() -> None:

@@ -116,8 +116,10 @@ class CartesianModelConfig:
     when its ensemble spread per atom exceeds ``flag_factor`` × the ``flag_quantile`` quantile
     of the validation spreads per atom, or when more than ``domain_atom_fraction`` of its atoms
     lie outside the training domain (:mod:`~ionraman.polarizability.models.domain`: farther
-    from every training atom, in the heads' feature metric, than any training atom is from
-    the other training structures). Inference: ``skin_A`` of the reused neighbour list.
+    from every training atom, in the heads' feature metric, than the species' radius, its
+    median leave-one-structure-out distance × the ``domain_quantile`` quantile of these
+    distances over their species medians, pooled over species). Inference: ``skin_A`` of the
+    reused neighbour list.
     """
 
     cutoff_A: float = 5.5
@@ -141,6 +143,7 @@ class CartesianModelConfig:
     flag_quantile: float = 1.0
     flag_factor: float = 1.0
     domain_atom_fraction: float = 0.05
+    domain_quantile: float = 0.995
     skin_A: float = 1.0
 
     def __post_init__(self) -> None:
@@ -162,6 +165,8 @@ class CartesianModelConfig:
             raise InputError("skin_A must be >= 0")
         if not 0.0 <= self.domain_atom_fraction <= 1.0:
             raise InputError("domain_atom_fraction must be in [0, 1]")
+        if not 0.0 < self.domain_quantile <= 1.0:
+            raise InputError("domain_quantile must be in (0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -563,6 +568,14 @@ class CartesianTensorModel:
                         )
         return out, outside, rho_max
 
+    def normalised_features(self, atoms: Atoms) -> tuple[torch.Tensor, torch.Tensor]:
+        """Invariant features of each atom as the heads (and the training-domain check) see
+        them, ``[A, F]`` (float64), and each atom's species channel ``[A]``."""
+        self._require_fitted()
+        q, _, channels, _ = self._structure_features(atoms, "structure")
+        ch = torch.as_tensor(channels)
+        return self._normalised(q, ch), ch
+
     def _normalised(self, q: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
         """Scalar features as the heads see them: ``(q − mean) / scale`` of each atom's species."""
         return (q - self.q_mean[channels].to(q.dtype)) / self.q_std[channels].to(q.dtype)
@@ -830,7 +843,8 @@ class CartesianTensorModel:
         train(q_all, t_all, ch_all, owner, sizes, resid, groups, is_train, rng, verbose)
         q_norm = self._normalised(q_all, ch_all)
         self.domain = FeatureDomain.from_training(
-            q_norm[train_atoms], ch_all[train_atoms], owner[train_atoms], c, seed=cfg.seed
+            q_norm[train_atoms], ch_all[train_atoms], owner[train_atoms], c,
+            quantile=cfg.domain_quantile, seed=cfg.seed,
         )
         outside, rho_max = self.domain.frame_summary(self.domain.ratios(q_norm, ch_all), sizes)
 

@@ -8,11 +8,16 @@ purpose, in the model's own feature metric:
 
 * every training atom's normalised invariant features ``q`` (the inputs of the per-species
   heads) are kept (at most ``max_atoms`` per species, a random subset beyond that);
-* the *radius* of a species is the largest leave-one-structure-out nearest-neighbour distance
-  among its training atoms: how far an atom of an unseen training structure can lie from all
-  the others;
+* every training atom's leave-one-structure-out distance ``d`` (to its nearest training atom of
+  the same species in *another* structure) says how far an atom of an unseen structure lies
+  from the data. The *radius* of a species is ``median_z(d) × Q``: its typical distance times
+  one scale ``Q``, the ``quantile`` of the pooled ratios ``d / median_z(d)`` of all species.
+  Pooling makes ``Q`` a statistic of hundreds of atoms, not of the most isolated atom of one
+  species (the older rule, a species' largest ``d``, moved the Sb radius by a factor 1.8 when
+  9 labels were added; models README). ``quantile = 1`` is the pooled maximum;
 * an atom of a new structure gets the ratio ρ = (distance to the nearest training atom of its
-  species) / radius; ρ > 1 means no training structure had an environment that close, so its
+  species) / radius; ρ > 1 means it lies farther from the data than all but a fraction
+  ``1 − quantile`` of the training atoms lie from the other training structures, so its
   contribution is an extrapolation.
 
 A frame's summary is the fraction of its atoms with ρ > 1 and the largest ρ
@@ -22,6 +27,8 @@ A frame's summary is the fraction of its atoms with ρ > 1 and the largest ρ
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,21 +61,17 @@ class FeatureDomain:
     features: list[torch.Tensor]
     radius: list[float]
 
-    @classmethod
-    def from_training(
-        cls,
-        q: torch.Tensor,
-        channels: torch.Tensor,
-        structure: torch.Tensor,
-        n_species: int,
-        *,
-        max_atoms: int = MAX_ATOMS,
-        seed: int = 0,
-    ) -> FeatureDomain:
-        """Domain of training atoms: ``q [A, F]`` normalised features, ``channels [A]``
-        species index, ``structure [A]`` index of each atom's structure."""
+    @staticmethod
+    def loso_distances(
+        q: torch.Tensor, channels: torch.Tensor, structure: torch.Tensor, n_species: int,
+        *, max_atoms: int = MAX_ATOMS, seed: int = 0,
+    ) -> tuple[list[torch.Tensor], list[np.ndarray | None]]:
+        """Per species: the kept training features ``[R_z, F]`` and each one's
+        leave-one-structure-out nearest-neighbour distance ``[R_z]`` (None for a species with
+        atoms in fewer than two structures)."""
         gen = np.random.default_rng(seed)
-        features, radius = [], []
+        features: list[torch.Tensor] = []
+        distances: list[np.ndarray | None] = []
         for z in range(n_species):
             sel = torch.nonzero(channels == z).flatten().numpy()
             if sel.size > max_atoms:
@@ -77,14 +80,49 @@ class FeatureDomain:
             owner = structure[sel]
             features.append(x.contiguous())
             if owner.unique().numel() < 2:
-                radius.append(float("inf"))
+                distances.append(None)
                 continue
             nn = torch.empty(len(sel), dtype=torch.float64)
             for s in owner.unique():
                 mine = owner == s
                 nn[mine] = _nearest(x[mine], x[~mine])
-            radius.append(float(nn.max()))
-        return cls(features, radius)
+            distances.append(nn.numpy())
+        return features, distances
+
+    @staticmethod
+    def radii(distances: Sequence[np.ndarray | None], quantile: float) -> list[float]:
+        """Radius per species from its leave-one-structure-out distances (module docstring):
+        species median × the ``quantile`` of the pooled median-normalised distances."""
+        medians = [float(np.median(d)) if d is not None else math.nan for d in distances]
+        pooled = [d / m for d, m in zip(distances, medians, strict=True)
+                  if d is not None and m > 0]
+        if not pooled:
+            return [float(d.max()) if d is not None else math.inf for d in distances]
+        scale = float(np.quantile(np.concatenate(pooled), quantile))
+        return [math.inf if d is None else m * scale if m > 0 else float(d.max())
+                for d, m in zip(distances, medians, strict=True)]
+
+    @classmethod
+    def from_training(
+        cls,
+        q: torch.Tensor,
+        channels: torch.Tensor,
+        structure: torch.Tensor,
+        n_species: int,
+        *,
+        quantile: float = 1.0,
+        max_atoms: int = MAX_ATOMS,
+        seed: int = 0,
+    ) -> FeatureDomain:
+        """Domain of training atoms: ``q [A, F]`` normalised features, ``channels [A]``
+        species index, ``structure [A]`` index of each atom's structure; ``quantile`` of the
+        pooled normalised distances that sets the radii (:meth:`radii`)."""
+        if not 0.0 < quantile <= 1.0:
+            raise ValueError(f"quantile must be in (0, 1], got {quantile}")
+        features, distances = cls.loso_distances(
+            q, channels, structure, n_species, max_atoms=max_atoms, seed=seed
+        )
+        return cls(features, cls.radii(distances, quantile))
 
     def ratios(self, q: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
         """ρ per atom ``[A]``: nearest-training-atom distance over the species' radius."""
