@@ -194,3 +194,19 @@ def test_unresolved_activation_energy_is_warned(tmp_path):
     warned = res.activation_warnings()
     assert [w.split(":")[1].strip() for w in warned] == ["noisy", "negative"]
     assert "Ea = -0.14 ± 0.08 eV is not resolved" in warned[1]
+
+
+def test_flagged_alpha_warning_names_the_species_most_outside(tmp_path):
+    from ionraman.workflow.orchestrate import RunResult
+
+    results = pd.DataFrame({
+        "candidate": ["t", "c", "bond"],
+        "temperature_K": [700.0, 700.0, 700.0],
+        "alpha_flagged_fraction": [0.27, 0.02, np.nan],
+        "alpha_outside_most_species": ["Sb", "Sb", ""],
+        "alpha_outside_most_species_fraction": [0.291, 0.05, np.nan],
+    })
+    res = RunResult(tmp_path, results, pd.DataFrame(), pd.DataFrame(), {}, None, None, None)
+    lines = [w for w in res.summary_text().splitlines() if w.startswith("warning")]
+    assert len(lines) == 1 and lines[0].startswith("warning: t at 700 K: 27 % of the α frames")
+    assert lines[0].endswith("; most outside the domain: Sb atoms, 29 %")

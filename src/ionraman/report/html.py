@@ -153,6 +153,8 @@ _RESULT_COLUMNS = [
     "band_ratio_err",
     "central_peak_tau_ps",
     "alpha_flagged_fraction",
+    "alpha_outside_most_species",
+    "alpha_outside_most_species_fraction",
     "spectrum_status",
 ]
 
@@ -378,7 +380,9 @@ def build_report(
         "<p>Errors: D*, σ — kinisi posterior combined with the scatter over seeds; metrics — "
         "standard error over seeds (spectral error for one seed); alpha_flagged_fraction — "
         "fraction of α frames outside the learned α model's training data (ensemble spread or "
-        "training-domain check; empty for a bond model). Full table: "
+        "training-domain check; empty for a bond model); alpha_outside_most_species — the "
+        "element whose atoms lie outside that training domain most often, and that fraction "
+        "of its atoms (what to label next). Full table: "
         "<code>results/results.csv</code> / <code>.parquet</code>.</p>"
     )
     parts.append(_table(results, "results-table", _RESULT_COLUMNS))

@@ -220,6 +220,7 @@ class RunResult:
                     f"{100 * r['alpha_flagged_fraction']:.0f} % of the α frames are flagged "
                     "outside the polarizability model's training data (its spectrum rests on "
                     "extrapolated α; label such structures and refit)"
+                    + _most_outside(r)
                 )
         parts += self.diffusion_notes()
         parts += self.activation_warnings()
@@ -234,6 +235,17 @@ class RunResult:
         parts.append(f"tables: {self.run_dir / 'results'}")
         parts.append(f"report: {self.report}" if self.report else "report: not written")
         return "\n".join(p for p in parts if p)
+
+
+def _most_outside(row: Any) -> str:
+    """``"; most outside the domain: Sb atoms, 29 %"`` for a results row, or ``""``."""
+    species = row.get("alpha_outside_most_species")
+    fraction = row.get("alpha_outside_most_species_fraction")
+    if not species or not isinstance(species, str) or fraction is None or not math.isfinite(
+        fraction
+    ):
+        return ""
+    return f"; most outside the domain: {species} atoms, {100 * fraction:.0f} %"
 
 
 def _pm(v: Any, e: Any, fmt: str) -> str:

@@ -64,6 +64,8 @@ RESULT_COLUMNS = [
     "alpha2_max",
     "framework_intact_fraction",
     "alpha_flagged_fraction",
+    "alpha_outside_most_species",
+    "alpha_outside_most_species_fraction",
     "spectrum_status",
     "lowfreq_fraction",
     "lowfreq_fraction_err",
@@ -176,6 +178,10 @@ def build_tables(
             "alpha2_max": _f(p.get("alpha2_max")),
             "framework_intact_fraction": _f(p.get("framework_intact_fraction")),
             "alpha_flagged_fraction": _f(p.get("alpha_flagged_fraction")),
+            "alpha_outside_most_species": p.get("alpha_outside_most_species") or "",
+            "alpha_outside_most_species_fraction": _f(
+                p.get("alpha_outside_most_species_fraction")
+            ),
             "spectrum_status": p.get("spectrum_status", ""),
             "lowfreq_fraction": _f(p.get("lowfreq_fraction")),
             "lowfreq_fraction_err": _f(p.get("lowfreq_fraction_err")),

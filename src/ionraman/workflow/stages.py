@@ -630,6 +630,9 @@ def _alpha(spec: dict[str, Any], upstream: Sequence[dict]):
                     "flagged_fraction": float(pred.flagged_fraction),
                     "spread_mean_A3": float(np.mean(pred.spread)),
                     "outside_fraction_mean": float(np.mean(pred.outside_fraction)),
+                    "outside_fraction_by_species": pred.metadata.get(
+                        "outside_fraction_by_species", {}
+                    ),
                 }
             )
         else:
@@ -992,6 +995,15 @@ def run_point(
             flags = [r["summary"].get("flagged_fraction") for r in done_a]
             flags = [f for f in flags if f is not None]  # None: bond model, no flags
             point["alpha_flagged_fraction"] = float(np.mean(flags)) if flags else None
+            # the species whose atoms lie outside the model's training domain most often
+            by_species: dict[str, list[float]] = {}
+            for r in done_a:
+                for s, f in (r["summary"].get("outside_fraction_by_species") or {}).items():
+                    by_species.setdefault(s, []).append(float(f))
+            means = {s: float(np.mean(f)) for s, f in by_species.items()}
+            most = max(means, key=means.__getitem__, default=None)
+            point["alpha_outside_most_species"] = most
+            point["alpha_outside_most_species_fraction"] = means.get(most)
             n_min = min(a.shape[0] for a, _ in runs)
             dt = runs[0][1]
             spectrum = _compute_spectrum(

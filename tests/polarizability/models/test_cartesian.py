@@ -209,7 +209,8 @@ def test_predict_store_writes_alpha(model, tmp_path) -> None:
     with TrajectoryWriter(path, base.numbers, metadata={"timestep_fs": 2.0}) as w:
         for k in range(12):
             at = base.copy()
-            at.positions += rng.normal(scale=0.05, size=at.positions.shape)
+            # the last frames rattled hard: some atoms outside the training domain
+            at.positions += rng.normal(scale=0.05 if k < 8 else 0.4, size=at.positions.shape)
             frames.append(at)
             w.append(at.positions, at.cell.array, 10.0 * k)
     out = model.predict_store(path, batch_frames=5)
@@ -221,6 +222,13 @@ def test_predict_store_writes_alpha(model, tmp_path) -> None:
     assert meta["model"] == "cartesian-tensor" and meta["model_sha256"] == model.sha256
     assert meta["flagged_fraction"] == out.flagged_fraction
     assert meta["ensemble_size"] == 2
+    # atoms outside per species add up to the mean fraction of atoms outside (same-size frames)
+    by_species = meta["outside_fraction_by_species"]
+    counts = {s: base.get_chemical_symbols().count(s) for s in by_species}
+    assert set(by_species) == {"Na", "Sb", "S"} and out.outside_fraction.max() > 0
+    assert sum(by_species[s] * counts[s] for s in by_species) / len(base) == pytest.approx(
+        out.outside_fraction.mean()
+    )
     again = model.predict_store(path, write=False, dtype="float64")
     assert not again.written and _rel(again.alpha, out.alpha) < 1e-5
 

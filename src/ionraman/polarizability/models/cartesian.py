@@ -535,7 +535,10 @@ class CartesianTensorModel:
         state: dict[str, Any],
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Members' α ``[K, F, 6]`` of frames of one system (same atoms, in order), and per
-        frame the fraction of atoms outside the training domain and the largest ρ (``[F]``)."""
+        frame the fraction of atoms outside the training domain and the largest ρ (``[F]``).
+        ``state`` carries the neighbour list between calls and accumulates, per species
+        channel, the atoms seen and those outside the domain (``atoms_by_species``,
+        ``outside_by_species``)."""
         assert self.descriptor is not None and self.heads is not None
         channels = self._channels(symbols, where)
         ch = torch.as_tensor(channels)
@@ -566,6 +569,12 @@ class CartesianTensorModel:
                         outside[sub], rho_max[sub] = self.domain.frame_summary(
                             rho, np.full(f, n)
                         )
+                        n_species = len(self.species)
+                        for name, counts in (("atoms_by_species", chf),
+                                             ("outside_by_species", chf[rho > 1.0])):
+                            state[name] = state.get(name, 0) + np.bincount(
+                                counts.numpy(), minlength=n_species
+                            )
         return out, outside, rho_max
 
     def normalised_features(self, atoms: Atoms) -> tuple[torch.Tensor, torch.Tensor]:
@@ -731,6 +740,12 @@ class CartesianTensorModel:
             "n_flagged_domain": int(base.flagged_by_domain.sum()),
             "domain_atom_fraction": base.domain_atom_fraction,
             "outside_fraction_mean": float(base.outside_fraction.mean()),
+            "outside_fraction_by_species": {
+                s: float(o / a)
+                for s, o, a in zip(self.species, state.get("outside_by_species", []),
+                                   state.get("atoms_by_species", []), strict=True)
+                if a > 0
+            },
             "rho_max": float(base.rho_max.max()),
             "spread_mean_A3": float(base.spread.mean()),
             "spread_max_A3": float(base.spread.max()),
