@@ -200,13 +200,16 @@ def test_flagged_alpha_warning_names_the_species_most_outside(tmp_path):
     from ionraman.workflow.orchestrate import RunResult
 
     results = pd.DataFrame({
-        "candidate": ["t", "c", "bond"],
-        "temperature_K": [700.0, 700.0, 700.0],
-        "alpha_flagged_fraction": [0.27, 0.02, np.nan],
-        "alpha_outside_most_species": ["Sb", "Sb", ""],
-        "alpha_outside_most_species_fraction": [0.291, 0.05, np.nan],
+        "candidate": ["t", "t", "c", "bond"],
+        "temperature_K": [600.0, 700.0, 700.0, 700.0],
+        "alpha_flagged_fraction": [0.11, 0.27, 0.02, np.nan],
+        "alpha_outside_most_species": ["Sb", "Sb", "Sb", ""],
+        "alpha_outside_most_species_fraction": [0.232, 0.301, 0.05, np.nan],
     })
     res = RunResult(tmp_path, results, pd.DataFrame(), pd.DataFrame(), {}, None, None, None)
     lines = [w for w in res.summary_text().splitlines() if w.startswith("warning")]
-    assert len(lines) == 1 and lines[0].startswith("warning: t at 700 K: 27 % of the α frames")
-    assert lines[0].endswith("; most outside the domain: Sb atoms, 29 %")
+    # one line per candidate, with every flagged temperature; c (2 %) and bond are not flagged
+    assert len(lines) == 1
+    assert lines[0].startswith("warning: t: α frames flagged outside the polarizability model's "
+                               "training data at 600 K (11 %), 700 K (27 %)")
+    assert lines[0].endswith("; most outside the domain: Sb atoms (23–30 %)")

@@ -214,13 +214,17 @@ class RunResult:
                 )
         if "alpha_flagged_fraction" in self.results:
             flagged = self.results[self.results["alpha_flagged_fraction"] > ALPHA_FLAG_WARN]
-            for _, r in flagged.iterrows():
+            for name, sub in flagged.groupby("candidate", sort=False):
+                where = ", ".join(
+                    f"{t:g} K ({100 * f:.0f} %)"
+                    for t, f in zip(
+                        sub["temperature_K"], sub["alpha_flagged_fraction"], strict=True
+                    )
+                )
                 parts.append(
-                    f"warning: {r['candidate']} at {r['temperature_K']:g} K: "
-                    f"{100 * r['alpha_flagged_fraction']:.0f} % of the α frames are flagged "
-                    "outside the polarizability model's training data (its spectrum rests on "
-                    "extrapolated α; label such structures and refit)"
-                    + _most_outside(r)
+                    f"warning: {name}: α frames flagged outside the polarizability model's "
+                    f"training data at {where} (those spectra rest on extrapolated α; label such "
+                    "structures and refit)" + _most_outside(sub)
                 )
         parts += self.diffusion_notes()
         parts += self.activation_warnings()
@@ -237,15 +241,22 @@ class RunResult:
         return "\n".join(p for p in parts if p)
 
 
-def _most_outside(row: Any) -> str:
-    """``"; most outside the domain: Sb atoms, 29 %"`` for a results row, or ``""``."""
-    species = row.get("alpha_outside_most_species")
-    fraction = row.get("alpha_outside_most_species_fraction")
-    if not species or not isinstance(species, str) or fraction is None or not math.isfinite(
-        fraction
-    ):
+def _most_outside(rows: pd.DataFrame) -> str:
+    """``"; most outside the domain: Sb atoms (23–30 %)"`` for flagged results rows of one
+    candidate: the element named most often and the range of its fractions, or ``""``."""
+    if "alpha_outside_most_species" not in rows:
         return ""
-    return f"; most outside the domain: {species} atoms, {100 * fraction:.0f} %"
+    named = rows[rows["alpha_outside_most_species"].map(lambda s: isinstance(s, str) and s != "")]
+    if named.empty:
+        return ""
+    species = named["alpha_outside_most_species"].mode().iloc[0]
+    f = 100 * named.loc[named["alpha_outside_most_species"] == species,
+                        "alpha_outside_most_species_fraction"].dropna()
+    if f.empty:
+        return ""
+    lo, hi = f"{f.min():.0f}", f"{f.max():.0f}"
+    span = f"{lo} %" if lo == hi else f"{lo}–{hi} %"
+    return f"; most outside the domain: {species} atoms ({span})"
 
 
 def _pm(v: Any, e: Any, fmt: str) -> str:
