@@ -36,7 +36,7 @@ from ase import Atoms
 from ase.io import read
 
 from ionraman.polarizability.models import CartesianTensorModel, FeatureDomain
-from ionraman.polarizability.models.domain import _nearest
+from ionraman.polarizability.models.domain import nearest_distances
 
 
 def load_frames(spec: str) -> tuple[str, list[Atoms]]:
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             for z in range(len(species)):
                 sel = torch.nonzero(ca == z).flatten()
                 if sel.numel():
-                    d[sel] = _nearest(qa[sel].to(torch.float32), kept[z])
+                    d[sel] = nearest_distances(qa[sel].to(torch.float32), kept[z])
             per_frame.append((ca.numpy(), d.numpy()))
         out["sets"][name] = {}
         for qu in args.quantile:

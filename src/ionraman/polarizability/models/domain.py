@@ -38,7 +38,7 @@ MAX_ATOMS = 1000
 _CHUNK = 4096  # query atoms per distance matrix
 
 
-def _nearest(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+def nearest_distances(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """Distance from each row of ``x [A, F]`` to its nearest row of ``ref [R, F]``: ``[A]``."""
     out = torch.empty(x.shape[0], dtype=torch.float64)
     rr = (ref * ref).sum(1)
@@ -85,7 +85,7 @@ class FeatureDomain:
             nn = torch.empty(len(sel), dtype=torch.float64)
             for s in owner.unique():
                 mine = owner == s
-                nn[mine] = _nearest(x[mine], x[~mine])
+                nn[mine] = nearest_distances(x[mine], x[~mine])
             distances.append(nn.numpy())
         return features, distances
 
@@ -131,7 +131,7 @@ class FeatureDomain:
             sel = torch.nonzero(channels == z).flatten()
             if sel.numel() == 0 or not np.isfinite(r) or ref.shape[0] == 0:
                 continue
-            out[sel] = _nearest(q[sel].to(torch.float32), ref) / max(r, 1e-12)
+            out[sel] = nearest_distances(q[sel].to(torch.float32), ref) / max(r, 1e-12)
         return out
 
     @staticmethod
