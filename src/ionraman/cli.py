@@ -375,7 +375,12 @@ def polarizability_predict(
         f"alpha for {len(pred.alpha)} frames ({pred.frames_per_s:.0f} frames/s); "
         f"{100 * pred.flagged_fraction:.1f} % flagged outside the training distribution "
         f"(atoms outside the training domain: {100 * pred.outside_fraction.mean():.1f} % on "
-        f"average, {100 * pred.outside_fraction.max():.1f} % at most)"
+        f"average, {100 * pred.outside_fraction.max():.1f} % at most"
+        + "".join(
+            f"; {s} {100 * f:.1f} %"
+            for s, f in pred.metadata.get("outside_fraction_by_species", {}).items()
+        )
+        + ")"
         + (f" -> {trajectory}" if write else "")
     )
 

@@ -295,7 +295,8 @@ def test_command_line_fit_and_predict(tmp_path, capsys) -> None:
     assert main(["polarizability", "predict", str(store), "--model", str(model_path)]) == 0
     with open_trajectory(store) as traj:
         assert traj.read("polarizability").shape == (4, 3, 3)
-    assert "flagged" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "flagged" in out and "; Na 0.0 %" in out and "; Sb 0.0 %" in out  # per element
     assert main(["polarizability", "fit", str(tmp_path / "none.extxyz")]) == 2
     assert "none.extxyz" in capsys.readouterr().err
 
