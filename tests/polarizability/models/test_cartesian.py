@@ -3,6 +3,8 @@ reuse, baseline consistency, fit recovery of a synthetic target, persistence and
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -229,6 +231,11 @@ def test_predict_store_writes_alpha(model, tmp_path) -> None:
     assert sum(by_species[s] * counts[s] for s in by_species) / len(base) == pytest.approx(
         out.outside_fraction.mean()
     )
+    # a model without a training domain (older files) predicts, with no per-element numbers
+    no_domain = copy.copy(model)
+    no_domain.domain = None
+    bare = no_domain.predict_store(path, write=False)
+    assert bare.metadata["outside_fraction_by_species"] == {} and not bare.outside_fraction.any()
     again = model.predict_store(path, write=False, dtype="float64")
     assert not again.written and _rel(again.alpha, out.alpha) < 1e-5
 

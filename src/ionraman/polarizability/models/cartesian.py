@@ -742,10 +742,10 @@ class CartesianTensorModel:
             "outside_fraction_mean": float(base.outside_fraction.mean()),
             "outside_fraction_by_species": {
                 s: float(o / a)
-                for s, o, a in zip(self.species, state.get("outside_by_species", []),
-                                   state.get("atoms_by_species", []), strict=True)
+                for s, o, a in zip(self.species, state["outside_by_species"],
+                                   state["atoms_by_species"], strict=True)
                 if a > 0
-            },
+            } if "atoms_by_species" in state else {},  # empty without a training domain
             "rho_max": float(base.rho_max.max()),
             "spread_mean_A3": float(base.spread.mean()),
             "spread_max_A3": float(base.spread.max()),
