@@ -79,21 +79,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(train)} training structures; species {species}\n")
     print("| quantile | " + " | ".join(f"radius {s} (jackknife range)" for s in species) + " |")
     print("|---" * (len(species) + 1) + "|")
+    # leave-one-structure-out distances without each training structure, once for all quantiles
+    dropped = [] if args.no_jackknife else [
+        FeatureDomain.loso_distances(q[owner != s], ch[owner != s], owner[owner != s],
+                                     len(species))[1]
+        for s in owner.unique()
+    ]
     for qu in args.quantile:
         radii = FeatureDomain.radii(dist, qu)
         out["radius"][qu] = radii
+        jk_radii = [FeatureDomain.radii(d_s, qu) for d_s in dropped]
         cells = []
         ranges = []
         for z in range(len(species)):
             if args.no_jackknife or dist[z] is None:
                 cells.append(f"{radii[z]:.2f}")
                 continue
-            jk = []
-            for s in owner.unique():
-                keep = owner != s
-                _, d_s = FeatureDomain.loso_distances(q[keep], ch[keep], owner[keep],
-                                                      len(species))
-                jk.append(FeatureDomain.radii(d_s, qu)[z])
+            jk = [r[z] for r in jk_radii]
             ranges.append([min(jk), max(jk)])
             cells.append(f"{radii[z]:.2f} ({min(jk):.2f}–{max(jk):.2f})")
         out["jackknife"][qu] = ranges
