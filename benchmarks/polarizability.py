@@ -164,7 +164,7 @@ def _timed(fn, n_frames: int) -> dict[str, float]:
     }
 
 
-def test_sets(specs: list[str]) -> dict[str, str]:
+def named_test_files(specs: list[str]) -> dict[str, str]:
     """``--test`` entries (``PATH`` or ``NAME=PATH``) → {name: path}; the name defaults to the
     file's parent folder (``heldout`` for ``…/heldout/labelled.extxyz``)."""
     out: dict[str, str] = {}
@@ -182,15 +182,13 @@ def accuracy(args: argparse.Namespace, report: dict) -> CartesianTensorModel:
     """Scores of the three models on each held-out set (``report["accuracy"]``); the fitted
     (or loaded) Cartesian model, reused for the speed part."""
     train = load_labelled(args.train)
-    paths = test_sets(args.test)
+    paths = named_test_files(args.test)
     tests = {name: load_labelled(path) for name, path in paths.items()}
-    predictors: dict[str, object] = {}
     train_s: dict[str, float] = {}
 
     t0 = time.perf_counter()
     bond = BondPolarizabilityModel().fit(train)
     train_s["bond-polarizability"] = time.perf_counter() - t0
-    predictors["bond-polarizability"] = bond.predict_many
     if args.model:
         model = CartesianTensorModel.load(args.model)
         train_s["cartesian-tensor"] = float((model.report or {}).get("seconds", float("nan")))
@@ -199,7 +197,6 @@ def accuracy(args: argparse.Namespace, report: dict) -> CartesianTensorModel:
         model = CartesianTensorModel(ensemble_size=args.ensemble, val_fraction=args.val_fraction)
         model.fit(train)
         train_s["cartesian-tensor"] = time.perf_counter() - t0
-    predictors["cartesian-tensor"] = lambda frames: model.predict(frames, dtype="float64").alpha
     mace_meta: dict = {}
     if args.mace_python:
         meta_file = Path(args.mace_model).with_name("mace_peer.json")
@@ -209,11 +206,18 @@ def accuracy(args: argparse.Namespace, report: dict) -> CartesianTensorModel:
     results: dict[str, dict] = {}
     for name, test in tests.items():
         ref = reference_alpha(test, POLARIZABILITY_KEY)
+        pred = model.predict(test, dtype="float64")
         rows: dict[str, dict] = {
-            key: {**alpha_scores(test, ref, predict(test)), "train_s": train_s[key]}
-            for key, predict in predictors.items()
+            "bond-polarizability": {
+                **alpha_scores(test, ref, bond.predict_many(test)),
+                "train_s": train_s["bond-polarizability"],
+            },
+            "cartesian-tensor": {
+                **alpha_scores(test, ref, pred.alpha),
+                "train_s": train_s["cartesian-tensor"],
+                "flagged_fraction": pred.flagged_fraction,
+            },
         }
-        rows["cartesian-tensor"]["flagged_fraction"] = model.predict(test).flagged_fraction
         if args.mace_python:
             got = _mace(args, "predict", str(Path(paths[name]).resolve()))
             if "alpha" in got:
