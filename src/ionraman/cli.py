@@ -409,6 +409,23 @@ def reference_label(ctx: typer.Context) -> None:
         raise typer.Exit(code=code)
 
 
+@reference_app.command(
+    "forces",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                      "help_option_names": []},
+    add_help_option=False,
+)
+def reference_forces(ctx: typer.Context) -> None:
+    """Label SNAPSHOTS.extxyz with DFT energies, forces and stresses (QE pw.x SCF, resumable):
+    ``ionraman reference forces SNAPSHOTS.extxyz --out DIR [--kspacing 0.5 ...]``; ``--help``
+    lists the options."""
+    from ionraman.polarizability.reference.labels import label_main
+
+    code = label_main(list(ctx.args), task="scf")
+    if code:
+        raise typer.Exit(code=code)
+
+
 forcefield_app = typer.Typer(
     help="Force fields: list them; distil a fast NEP student from a universal teacher.",
     no_args_is_help=True,
@@ -422,6 +439,143 @@ def forcefield_list() -> None:
     from ionraman.forcefields.registry import force_field_table
 
     _echo(force_field_table().to_string(index=False))
+
+
+@forcefield_app.command("audit")
+def forcefield_audit(
+    frames: Annotated[
+        list[Path] | None,
+        typer.Argument(help="DFT-labelled extxyz files (default: the shipped held-out SCF "
+                       "labels, ionraman/data/reference/scf/heldout).", show_default=False),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Force field (repeatable; default: every universal "
+                     "model and student covering the elements)."),
+    ] = None,
+    stretch: Annotated[
+        list[str] | None,
+        typer.Option("--stretch", help="Structure whose XY4 stretching modes are compared with "
+                     "DFT finite differences (repeatable; built-in name or file)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("audit"),
+    delta: Annotated[float, typer.Option(help="Finite-difference displacement, A.")] = 0.01,
+    no_relax: Annotated[bool, typer.Option("--no-relax", help="Skip the cell relaxations.")] = (
+        False
+    ),
+    threads: Annotated[int | None, typer.Option(help="torch threads.")] = None,
+) -> None:
+    """Audit force fields against DFT: force/energy/stress errors, stretching frequencies, cell."""
+    from ionraman.forcefields.audit import run_audit, shipped_scf_dir
+
+    files = frames or [shipped_scf_dir() / "heldout" / "labelled.extxyz"]
+    result = run_audit(files, model, stretch or (), out, delta_A=delta, relax=not no_relax,
+                       threads=threads, log=sys.stderr)
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        _echo(result.errors_table().round(1).to_string(index=False))
+        if result.stretch:
+            _echo(result.stretch_table().round(1).to_string(index=False))
+        if result.cell:
+            _echo(pd.DataFrame(result.cell).round(3).to_string(index=False))
+    for name, why in result.failures.items():
+        _echo(f"not audited: {name}: {why}")
+    _echo(f"recommendation: {result.recommendation()}")
+    _echo(f"tables, audit.json and parity.png -> {out}")
+
+
+@forcefield_app.command("train")
+def forcefield_train(
+    labelled: Annotated[
+        list[Path], typer.Argument(help="DFT-labelled extxyz files (ionraman reference forces).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Student directory.")],
+    test: Annotated[
+        list[Path] | None,
+        typer.Option("--test", help="Held-out labelled extxyz (errors only; repeatable)."),
+    ] = None,
+    finetune_from: Annotated[
+        Path | None, typer.Option(help="Start from this nep.txt (e.g. a teacher's student).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 300,
+    zbl: Annotated[
+        float | None, typer.Option(help="Add ZBL repulsion below this distance, A (e.g. 1.8).")
+    ] = 1.8,
+    neuron: Annotated[int, typer.Option(help="Hidden neurons per element.")] = 30,
+    lambda_v: Annotated[float, typer.Option(help="Loss weight of the virial.")] = 0.1,
+    seed: Annotated[int, typer.Option()] = 0,
+    threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
+) -> None:
+    """Train a NEP student on DFT energies, forces and stresses (resumable)."""
+    from dataclasses import replace
+
+    from ionraman.forcefields.nep import NEPHyperparameters
+    from ionraman.forcefields.student import train_student
+
+    hyper = replace(NEPHyperparameters(), epochs=epochs, zbl_outer_A=zbl, neuron=neuron,
+                    lambda_v=lambda_v)
+    nep = train_student(labelled, out, hyper, test_files=test or (),
+                        finetune_from=finetune_from, seed=seed, threads=threads)
+    import json
+
+    meta = json.loads((out / "student.json").read_text())
+    train_err = meta["train_errors"]
+    _echo(f"student -> {nep} ({meta['n_train_frames']} frames, {meta['train_seconds']:.0f} s; "
+          f"training force RMSE {train_err['force_rmse_meV_A']:.1f} meV/A)")
+    for group, err in meta["test_errors"].items():
+        _echo(f"  test {group}: force RMSE {err['force_rmse_meV_A']:.1f} meV/A over "
+              f"{err['n_frames']} frames (DFT RMS {err['dft_force_rms_meV_A']:.0f})")
+
+
+@forcefield_app.command("explore")
+def forcefield_explore(
+    nep: Annotated[Path, typer.Argument(help="The student's nep.txt.")],
+    structures: Annotated[
+        list[str], typer.Argument(help="Built-in structure names or files (NAME@2x1x1 repeats).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    temperatures: Annotated[
+        list[float] | None, typer.Option("--temperatures", "-T", help="K (repeat the option).")
+    ] = None,
+    train: Annotated[
+        Path | None,
+        typer.Option(help="The student's training frames (default: train.extxyz beside NEP)."),
+    ] = None,
+    time: Annotated[str, typer.Option(help="Student MD per structure and T.")] = "5ps",
+    every: Annotated[float, typer.Option(help="Candidate interval, fs.")] = 50.0,
+    max_new: Annotated[int, typer.Option(help="Frames to select at most.")] = 20,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Student MD, then the frames it extrapolates most on (MaxVol grade) -> OUT/selected.extxyz,
+    ready for ``ionraman reference forces``."""
+    from ionraman.errors import InputError
+    from ionraman.forcefields.explore import explore, select_by_grade
+    from ionraman.md import parse_time_ps
+    from ionraman.structures import load_structure, make_supercell
+
+    train = train or nep.parent / "train.extxyz"
+    for path, what in ((nep, "student"), (train, "training frames")):
+        if not path.is_file():
+            raise InputError(f"{path}: {what} not found")
+    systems = {}
+    for spec in structures:
+        name, _, repeat = spec.partition("@")
+        atoms = load_structure(name)
+        if repeat:
+            atoms = _apply_supercell(atoms, repeat, make_supercell)
+        systems[spec.replace(":", "_").replace("/", "_")] = atoms
+    temps = tuple(temperatures or (300.0, 600.0, 900.0))
+    candidates, failures = explore(nep, systems, temps, out / "md", time_ps=parse_time_ps(time),
+                                   every_fs=every, seed=seed)
+    for c in candidates:
+        c.info.update(phase=c.info["system"], source="explore")
+    _, stats = select_by_grade(nep, train, candidates, out / "selected.extxyz", max_new)
+    for line in failures:
+        _echo(f"student MD stopped: {line}")
+    _echo(f"{stats['n_selected']} of {stats['n_candidates']} frames selected "
+          f"({stats['n_extrapolating']} extrapolating, grade max {stats['grade_max']:.2f}, "
+          f"median {stats['grade_median']:.2f}) -> {out / 'selected.extxyz'}")
 
 
 @forcefield_app.command("distill")

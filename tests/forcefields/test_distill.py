@@ -84,7 +84,7 @@ def test_distill_loop_files_errors_and_provenance(distilled):
     it0, it1 = result.iterations
     # 2 T x (0.2 ps / 10 fs + 1) teacher frames + 4 rattled + 2 strained
     assert it0["n_train"] == 2 * 21 + 6
-    sel = json.loads((work / "iter_000" / "selection.json").read_text())
+    sel = json.loads((work / "iter_000" / "selected.json").read_text())
     assert 1 <= sel["n_selected"] <= 8 and it1["n_train"] == it0["n_train"] + sel["n_selected"]
     for m in (it0, it1):
         v = m["validation_top_T"]

@@ -3,16 +3,22 @@
 ==================  =============================================  ================================
 name                model                                          use
 ==================  =============================================  ================================
-sevenn-mf0-r2scan   SevenNet ``7net-mf-0``, ``modal="R2SCAN"``     default universal model
-sevenn-0            SevenNet ``7net-0`` (11 Jul 2024, PBE)         PBE cross-check
+sevenn-l3i5         SevenNet ``7net-l3i5`` (PBE/PBE+U)             default universal model: closest
+                                                                   to DFT forces in the audit
+sevenn-mf0-r2scan   SevenNet ``7net-mf-0``, ``modal="R2SCAN"``     soft Sb–S bonds (audit)
+sevenn-mf0-pbe      SevenNet ``7net-mf-0``, ``modal="PBE"``        cross-check
+sevenn-0            SevenNet ``7net-0`` (11 Jul 2024, PBE)         cross-check
 chgnet              CHGNet 0.3.0 (PBE/PBE+U, MPtrj)                fastest; +6.4 % volume on
                                                                    Na3SbS4, cross-check only
 ==================  =============================================  ================================
 
+The audit (``ionraman forcefield audit``, :mod:`ionraman.forcefields.audit`) compares them with
+QE PBE forces and stretching frequencies; its table is in ``ionraman/data/forcefields/README.md``.
+
 Weights are located inside the installed packages without importing them (importing sevenn
 takes seconds) and are always passed to the packages as explicit file paths, so the packages'
 own download fallbacks are never reached. ``7net-mf-0`` is multi-fidelity: without ``modal``
-SevenNet raises "modal argument missing", so the registry entry pins ``modal="R2SCAN"``.
+SevenNet raises "modal argument missing", so each of its registry entries pins one modal.
 """
 
 from __future__ import annotations
@@ -100,53 +106,55 @@ def chgnet_calculator(
     return CHGNetCalculator(model=model, use_device=device, **kwargs)
 
 
+_SEVENNET = ("sevenn", "torch", "e3nn")
+_BUILTINS: tuple[dict[str, Any], ...] = (
+    dict(name="sevenn-mf0-r2scan", factory=functools.partial(sevennet_calculator, modal="R2SCAN"),
+         description="SevenNet 7net-mf-0, r2SCAN fidelity; soft Sb-S/P-S bonds against DFT",
+         reference=SEVENNET_MF_REFERENCE, package="sevenn",
+         file="pretrained_potentials/SevenNet_MF_0/checkpoint_sevennet_mf_0.pth",
+         sha256="81791329b37d445f46b531578c182c41792d98c7814222c9e5dde276402225fd"),
+    dict(name="sevenn-mf0-pbe", factory=functools.partial(sevennet_calculator, modal="PBE"),
+         description="SevenNet 7net-mf-0, PBE fidelity",
+         reference=SEVENNET_MF_REFERENCE, package="sevenn",
+         file="pretrained_potentials/SevenNet_MF_0/checkpoint_sevennet_mf_0.pth",
+         sha256="81791329b37d445f46b531578c182c41792d98c7814222c9e5dde276402225fd"),
+    dict(name="sevenn-0", factory=sevennet_calculator,
+         description="SevenNet 7net-0 (11 Jul 2024), PBE/PBE+U",
+         reference=SEVENNET_0_REFERENCE, package="sevenn",
+         file="pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth",
+         sha256="7052cb42b7b3be42b40b97fa0d21077a48c54b5548948fc4dcf346629f813c36"),
+    dict(name="sevenn-l3i5", factory=sevennet_calculator,
+         description="SevenNet 7net-l3i5 (l_max 3, 5 layers), PBE/PBE+U; closest to DFT in the "
+         "audit, about 2.5x slower than 7net-0 (default universal model)",
+         reference=SEVENNET_0_REFERENCE, package="sevenn",
+         file="pretrained_potentials/SevenNet_l3i5/checkpoint_l3i5.pth",
+         sha256="a7ff190d41efe5b8317a03d20a468e4036a1a3e64e0b14fdbab64ac3f4bfc09d"),
+    dict(name="chgnet", factory=chgnet_calculator,
+         description="CHGNet 0.3.0, PBE/PBE+U; fastest, but +6.4 % volume: cross-check only",
+         reference=CHGNET_REFERENCE, package="chgnet",
+         file="pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar",
+         sha256="d14ab7c0f093efe64b60a7bcd540bca10e74fb7f46c86108a079af60524659d1"),
+)
+"""The universal models of the ``sevenn`` and ``chgnet`` wheels (see the module docstring)."""
+
+
 def register_builtins() -> None:
     """Register the universal models shipped in the ``sevenn`` and ``chgnet`` wheels."""
-    register_force_field(
-        "sevenn-mf0-r2scan",
-        functools.partial(sevennet_calculator, modal="R2SCAN"),
-        description="SevenNet 7net-mf-0, r2SCAN fidelity (default universal model)",
-        elements=SEVENNET_ELEMENTS,
-        reference=SEVENNET_MF_REFERENCE,
-        weights=lambda: _package_file(
-            "sevenn", "pretrained_potentials/SevenNet_MF_0/checkpoint_sevennet_mf_0.pth"
-        ),
-        sha256="81791329b37d445f46b531578c182c41792d98c7814222c9e5dde276402225fd",
-        dtype="float32",
-        packages=("sevenn", "torch", "e3nn"),
-        kind="universal",
-        overwrite=True,
-    )
-    register_force_field(
-        "sevenn-0",
-        sevennet_calculator,
-        description="SevenNet 7net-0 (11 Jul 2024), PBE/PBE+U; cross-check",
-        elements=SEVENNET_ELEMENTS,
-        reference=SEVENNET_0_REFERENCE,
-        weights=lambda: _package_file(
-            "sevenn", "pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth"
-        ),
-        sha256="7052cb42b7b3be42b40b97fa0d21077a48c54b5548948fc4dcf346629f813c36",
-        dtype="float32",
-        packages=("sevenn", "torch", "e3nn"),
-        kind="universal",
-        overwrite=True,
-    )
-    register_force_field(
-        "chgnet",
-        chgnet_calculator,
-        description="CHGNet 0.3.0, PBE/PBE+U; fastest, but +6.4 % volume: cross-check only",
-        elements=CHGNET_ELEMENTS,
-        reference=CHGNET_REFERENCE,
-        weights=lambda: _package_file(
-            "chgnet", "pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar"
-        ),
-        sha256="d14ab7c0f093efe64b60a7bcd540bca10e74fb7f46c86108a079af60524659d1",
-        dtype="float32",
-        packages=("chgnet", "torch", "pymatgen"),
-        kind="universal",
-        overwrite=True,
-    )
+    for entry in _BUILTINS:
+        package, relative = entry["package"], entry["file"]
+        register_force_field(
+            entry["name"],
+            entry["factory"],
+            description=entry["description"],
+            elements=SEVENNET_ELEMENTS if package == "sevenn" else CHGNET_ELEMENTS,
+            reference=entry["reference"],
+            weights=functools.partial(_package_file, package, relative),
+            sha256=entry["sha256"],
+            dtype="float32",
+            packages=_SEVENNET if package == "sevenn" else ("chgnet", "torch", "pymatgen"),
+            kind="universal",
+            overwrite=True,
+        )
     from ionraman.forcefields.nep import register_shipped_students
 
     register_shipped_students()  # NEP students in ionraman/data/forcefields (kind "student")

@@ -57,7 +57,8 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
 from ionraman._io import atomic_path, file_sha256, package_versions, write_json_atomic
-from ionraman.errors import InputError, SimulationError
+from ionraman.errors import InputError
+from ionraman.forcefields.explore import explore, select_by_grade, trajectory_frames
 from ionraman.forcefields.nep import STUDENT_META, NEPHyperparameters, nep_elements, train_nep
 from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD, LoadedForceField, load_force_field
 
@@ -290,21 +291,6 @@ def label_frames(
     return done
 
 
-def _trajectory_frames(path: Path, every_fs: float) -> list[Atoms]:
-    """Frames of a trajectory store, one every ``every_fs`` (at least the stored interval)."""
-    from ionraman.trajectory import Trajectory
-
-    with Trajectory(path) as traj:
-        n = len(traj)
-        dt_fs = float(traj.metadata.get("sampling_interval_fs") or 0.0)
-        stride = max(1, round(every_fs / dt_fs)) if dt_fs > 0 else 1
-        frames = [traj.get_atoms(i) for i in range(stride - 1, n, stride)]
-    for f in frames:
-        f.calc = None
-        f.info = {"source": str(path)}
-    return frames
-
-
 def _trajectory_force_field(path: Path) -> str | None:
     from ionraman.trajectory import Trajectory
 
@@ -410,7 +396,7 @@ class _Distiller:
                 path = self.run_md(name, temp, out, force_field=self.teacher_or_name(out),
                                    equilibration_ps=self.s.teacher_equilibration_ps,
                                    time_ps=time_ps, every_fs=every_fs, seed=seed)
-                for f in _trajectory_frames(path, every_fs):
+                for f in trajectory_frames(path, every_fs):
                     f.info.update(system=name, temperature_k=temp, kind=kind)
                     frames.append(f)
         return frames
@@ -444,7 +430,7 @@ class _Distiller:
                 raise InputError(
                     f"{path}: made with force field {ff!r}, not the teacher {self.s.teacher!r}"
                 )
-            got = _trajectory_frames(path, self.s.seed_every_fs)
+            got = trajectory_frames(path, self.s.seed_every_fs)
             for f in got:
                 f.info.update(kind="seed-trajectory")
             frames += got
@@ -572,7 +558,7 @@ class _Distiller:
             path = idir / "explore" / f"{name}_{t_top:g}K.h5"
             if not path.exists():
                 continue
-            got = _trajectory_frames(path, self.s.explore_every_fs)
+            got = trajectory_frames(path, self.s.explore_every_fs)
             picks = np.linspace(len(got) // 2, len(got) - 1, self.s.check_frames).round()
             for k in np.unique(picks.astype(int)):
                 got[k].info.update(system=name, temperature_k=t_top, kind="student-check")
@@ -605,63 +591,24 @@ class _Distiller:
 
     def explore(self, nep: Path, idir: Path) -> dict[str, Any]:
         """Student MD at every temperature; candidate frames → ``candidates.extxyz``."""
-        from ionraman.md.runner import failed_structure_path
-
         s = self.s
-        candidates: list[Atoms] = []
-        failures: list[str] = []
-        loaded = load_force_field(f"nep:{nep.resolve()}")
-        for name in self.systems:
-            for temp in s.temperatures_k:
-                out = idir / "explore" / f"{name}_{temp:g}K.h5"
-                label = f"{name} {temp:g} K"
-                try:
-                    self.run_md(name, temp, out, force_field=loaded, equilibration_ps=0.1,
-                                time_ps=s.explore_ps, every_fs=s.explore_every_fs,
-                                seed=s.seed + 2000)
-                except SimulationError as exc:
-                    failures.append(f"{label}: {str(exc).splitlines()[0]}")
-                    bad = failed_structure_path(out)
-                    if bad.exists():
-                        b = read(bad)
-                        b.calc = None
-                        b.info = {"system": name, "temperature_k": temp, "kind": "explore-fail"}
-                        candidates.append(b)
-                if out.exists():
-                    for f in _trajectory_frames(out, s.explore_every_fs):
-                        f.info.update(system=name, temperature_k=temp, kind="explore")
-                        candidates.append(f)
+        candidates, failures = explore(
+            nep, self.systems, s.temperatures_k, idir / "explore", time_ps=s.explore_ps,
+            every_fs=s.explore_every_fs, timestep_fs=s.timestep_fs, seed=s.seed + 2000,
+            threads=s.threads,
+        )
         with atomic_path(idir / "candidates.extxyz") as tmp:
             write(tmp, candidates, format="extxyz")
         return {"explore_failures": failures, "explore_frames": len(candidates)}
 
     def select_and_label(self, nep: Path, idir: Path, train_file: Path) -> list[Atoms]:
-        selected = idir / "selected.extxyz"
-        labelled = idir / "selected_labelled.extxyz"
-        if not selected.exists():
-            from torchnep.extrapolation import build_active_set, select_structures
-
-            aset = build_active_set(str(nep), str(train_file), str(idir / "active_set.pt"),
-                                    verbose=False)
-            res = select_structures(str(nep), aset, str(idir / "candidates.extxyz"),
-                                    output_xyz=str(idir / ".selected.tmp.extxyz"),
-                                    max_frames=self.s.max_new_per_iteration, verbose=False)
-            grades = np.asarray(res.get("grade", []), dtype=float)
-            write_json_atomic(idir / "selection.json", {
-                "n_candidates": int(grades.size),
-                "n_selected": len(res.get("index", [])),
-                "grade_max": float(np.max(grades)) if grades.size else None,
-                "grade_median": float(np.median(grades)) if grades.size else None,
-                "n_extrapolating": int(np.sum(grades > 1.0)),
-            })
-            tmp = idir / ".selected.tmp.extxyz"
-            if not tmp.exists():
-                tmp.write_text("")
-            os.replace(tmp, selected)
-        frames = read(selected, index=":") if selected.stat().st_size else []
+        candidates = read(idir / "candidates.extxyz", index=":")
+        frames, _ = select_by_grade(nep, train_file, candidates, idir / "selected.extxyz",
+                                    self.s.max_new_per_iteration)
         for f in frames:
             f.calc = None
         self.say(f"selected {len(frames)} new frames; labelling with the teacher")
+        labelled = idir / "selected_labelled.extxyz"
         return label_frames(frames, labelled, self.teacher, log=self.log) if frames else []
 
     def finish(self, nep: Path, iterations: list[dict[str, Any]], converged: bool,

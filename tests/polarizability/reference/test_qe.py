@@ -400,3 +400,60 @@ def test_real_qe_run_silicon(tmp_path: Path) -> None:
     # PBE ε∞ of Si at the experimental lattice constant: 12.9–13.2 in converged DFPT studies;
     # this k-mesh (6×6×6 shifted) was measured here at 12.98.
     assert 12.5 < eps[0, 0] < 13.5
+
+
+# ---------------------------------------------------------------------------------------------
+# SCF energies, forces and stresses
+# ---------------------------------------------------------------------------------------------
+PW_SCF = DATA / "tNa3SbS4_md600_scf_pw.out"
+SCF_STRUCTURE = DATA / "tNa3SbS4_md600_scf.extxyz"
+
+
+def test_parse_scf_agrees_with_ase_reader() -> None:
+    """Our parser against ASE's independent espresso-out reader on a real QE 6.7 output
+    (ASE converts with CODATA 2006 constants, we with ASE's default: 1e-7 relative)."""
+    text = PW_SCF.read_text()
+    energy, forces, stress = qe.parse_scf(text, 16)
+    ase_atoms = read(PW_SCF, format="espresso-out")
+    assert energy == pytest.approx(ase_atoms.get_potential_energy(), rel=2e-7)
+    np.testing.assert_allclose(forces, ase_atoms.get_forces(), rtol=2e-7, atol=1e-9)
+    np.testing.assert_allclose(stress, ase_atoms.get_stress(voigt=False), rtol=2e-7, atol=1e-12)
+    # QE prints P = 27.17 kbar; ASE's sign: pressure = −tr(σ)/3
+    assert -np.trace(stress) / 3 / 1e-1 * 160.21766 == pytest.approx(27.17, abs=0.01)
+    assert forces.shape == (16, 3)
+    _, _, none = qe.parse_scf(PW_OK.read_text(), 16)  # an output without tstress
+    assert none is None
+    with pytest.raises(ValueError, match="total energy"):
+        qe.parse_scf("nothing", 16)
+    with pytest.raises(ValueError, match="17"):
+        qe.parse_scf(text, 17)
+
+
+def test_run_scf_runs_pw_only_and_attaches_a_calculator(
+    fake_qe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IONRAMAN_FAKE_PW", str(PW_SCF))
+    atoms = read(SCF_STRUCTURE)
+    result = qe.run_scf(atoms, tmp_path / "run", SERIAL)
+    assert result.ok, result.error
+    assert [Path(line).name for line in fake_qe.read_text().split()] == ["pw.x"]
+    assert result.epsilon_inf is None and result.polarizability_A3 is None
+    assert result.has_scf and result.forces_eV_A.shape == (16, 3)
+    assert "tstress" in (tmp_path / "run" / "pw.in").read_text()
+    assert result.metadata["task"] == "scf" and "tr2_ph" not in result.metadata["physics"]
+    again = qe.QEResult.from_json(result.to_json())
+    np.testing.assert_array_equal(again.stress_eV_A3, result.stress_eV_A3)
+    qe.attach_result(atoms, again)
+    assert atoms.get_potential_energy() == pytest.approx(result.energy_eV)
+    np.testing.assert_array_equal(atoms.get_forces(), result.forces_eV_A)
+    assert "pw.x SCF" in atoms.info[qe.INFO_SOURCE]
+    # a dielectric run keeps the SCF of its pw.x step
+    eps = qe.run_epsilon(atoms, tmp_path / "eps", SERIAL)
+    assert eps.ok and eps.has_scf
+    np.testing.assert_array_equal(eps.forces_eV_A, result.forces_eV_A)
+    # an SCF and a dielectric label of one structure never share a key
+    from ionraman.polarizability.reference.labels import structure_key
+
+    assert structure_key(atoms, SERIAL, "scf") != structure_key(atoms, SERIAL)
+    with pytest.raises(InputError, match="task"):
+        qe.run_qe(atoms, tmp_path / "x", SERIAL, task="phonons")

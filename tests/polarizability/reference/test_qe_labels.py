@@ -352,7 +352,7 @@ def test_unexpected_python_error_is_a_recorded_failure(fake_qe: Path, tmp_path: 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(labels, "run_epsilon", broken)
+    monkeypatch.setattr(labels, "run_qe", broken)
     key, result, computed = labels.label_structure(_frames()[0], tmp_path / "w", SERIAL)
     assert computed and not result.ok
     assert result.error.startswith("RuntimeError: disk on fire (log ")
@@ -397,4 +397,38 @@ def test_label_main_pending_wins_over_failures(fake_qe: Path, tmp_path: Path) ->
     assert labels.label_main([*base, "--max-new", "1", "--indices", "1", "0", "2"]) == 3
     assert len(json.loads((out / "summary.json").read_text())["failed"]) == 1
     assert labels.label_main(base) == 1  # all done, one failed
+    assert len(read(out / labels.OUTPUT_NAME, index=":")) == 2
+
+
+def test_scf_labels_are_forces_in_extxyz_and_resume_from_records(
+    fake_qe: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ionraman reference forces``: pw.x only, energy/forces/stress written the way ASE and
+    force-field training read them; records restore a lost work directory."""
+    src = tmp_path / "in.extxyz"
+    frames = [f for f in _frames() if "Cl" not in f.get_chemical_formula()]
+    write(src, frames, format="extxyz")
+    out = tmp_path / "out"
+    argv = [str(src), "--out", str(out), "--ranks", "1", "--npool", "1"]
+    assert labels.label_main(argv, task="scf") == 0
+    assert _calls(fake_qe) == ["pw", "pw"]
+    labelled = read(out / labels.OUTPUT_NAME, index=":")
+    expected = qe.parse_scf((DATA / "tNa3SbS4_rattled_pw.out").read_text(), 8)
+    for atoms in labelled:
+        assert atoms.get_potential_energy() == pytest.approx(expected[0])
+        np.testing.assert_allclose(atoms.get_forces(), expected[1], atol=1e-7)  # extxyz %.8f
+        assert "REF_polarizability" not in atoms.info
+        assert "pw.x SCF" in atoms.info["REF_source"]
+        assert atoms.info[labels.INFO_VERSION] == "6.7MaX"
+        key = atoms.info[labels.INFO_KEY]
+        assert key == labels.structure_key(atoms, SERIAL, "scf")
+        assert (out / labels.RESULTS_DIR / f"{key}.json").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task"] == "scf" and summary["command"].startswith("ionraman reference forces")
+    # a lost work directory is restored from the records: nothing runs again
+    import shutil
+
+    shutil.rmtree(out / "work")
+    assert labels.label_main(argv, task="scf") == 0
+    assert _calls(fake_qe) == ["pw", "pw"]
     assert len(read(out / labels.OUTPUT_NAME, index=":")) == 2

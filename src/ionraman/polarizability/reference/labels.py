@@ -56,7 +56,7 @@ from ase.io import read, write
 
 from ionraman._io import atomic_path, write_json_atomic
 from ionraman.errors import InputError
-from ionraman.polarizability.reference.qe import QEResult, QESettings, attach_result, run_epsilon
+from ionraman.polarizability.reference.qe import TASKS, QEResult, QESettings, attach_result, run_qe
 
 RESULT_FILE = "result.json"
 LOCK_FILE = ".lock"
@@ -123,8 +123,12 @@ class LabelReport:
         }
 
 
-def structure_key(atoms: Atoms, settings: QESettings) -> str:
+def structure_key(atoms: Atoms, settings: QESettings, task: str = "epsilon") -> str:
     """SHA-256 (hex) of the structure (Z, positions and cell to 1e-6 Å, pbc) and physics settings.
+
+    ``task`` ("epsilon" or "scf") enters through :meth:`QESettings.physics`: an SCF label and a
+    dielectric label of the same structure have different keys (dielectric keys are unchanged
+    from before SCF labels existed).
 
     Execution settings (MPI ranks, pools, timeouts) do not enter: same physics, same key. A
     k-spacing is resolved into the structure's mesh first, so a mesh given explicitly and the
@@ -136,7 +140,7 @@ def structure_key(atoms: Atoms, settings: QESettings) -> str:
         "positions_A": np.round(atoms.positions, 6).tolist(),
         "cell_A": np.round(np.asarray(atoms.cell), 6).tolist(),
         "pbc": [bool(p) for p in atoms.pbc],
-        "settings": settings.physics(),
+        "settings": settings.physics(task),
     }
     text = json.dumps(payload, sort_keys=True).replace("-0.0,", "0.0,")
     return hashlib.sha256(text.encode()).hexdigest()
@@ -220,8 +224,11 @@ def label_structure(
     *,
     retry_failed: bool = False,
     pseudo_cache: str | os.PathLike[str] | None = None,
+    task: str = "epsilon",
 ) -> tuple[str, QEResult | None, bool]:
     """Label one structure in ``workdir/<key>``, reusing a finished result.
+
+    ``task``: "epsilon" (ε∞ and α, with the SCF energy/forces/stress) or "scf" (pw.x only).
 
     Returns
     -------
@@ -233,7 +240,7 @@ def label_structure(
         True if the run happened in this call.
     """
     settings = settings or QESettings()
-    key = structure_key(atoms, settings)
+    key = structure_key(atoms, settings, task)
     directory = Path(workdir) / key
     directory.mkdir(parents=True, exist_ok=True)
     previous = _stored_result(directory, failed=not retry_failed)
@@ -248,7 +255,7 @@ def label_structure(
         with atomic_path(directory / "structure.extxyz") as tmp:
             write(tmp, atoms, format="extxyz")
         try:
-            result = run_epsilon(atoms, directory, settings, pseudo_cache=pseudo_cache)
+            result = run_qe(atoms, directory, settings, pseudo_cache=pseudo_cache, task=task)
         except InputError:
             raise  # set-up problem (executables, pseudopotentials): not the structure's fault
         except Exception as exc:  # anything else is recorded as this structure's failure
@@ -278,7 +285,8 @@ def provenance_info(result: QEResult) -> dict[str, Any]:
     }
     return {
         INFO_CODE: meta.get("code", "?"),
-        INFO_VERSION: (meta.get("versions") or {}).get("ph") or "?",
+        INFO_VERSION: (meta.get("versions") or {}).get(
+            "pw" if meta.get("task") == "scf" else "ph") or "?",
         INFO_SETTINGS: json.dumps(meta.get("physics", {}), sort_keys=True),
         INFO_PSEUDOS: json.dumps(pseudos, sort_keys=True),
     }
@@ -296,8 +304,10 @@ def label_structures(
     log: Any = None,
     results_dir: str | os.PathLike[str] | None = None,
     max_new: int | None = None,
+    task: str = "epsilon",
 ) -> LabelReport:
-    """Label every structure of ``extxyz_in`` with ε∞ and α from QE, resumably.
+    """Label every structure of ``extxyz_in`` with ε∞ and α (or, ``task="scf"``, with the
+    energy, forces and stress of one SCF) from QE, resumably.
 
     Parameters
     ----------
@@ -331,11 +341,18 @@ def label_structures(
     max_new : int, optional
         Stop after this many structures were computed in this call (the output still lists
         everything finished so far); None: no limit.
+    task : {"epsilon", "scf"}
+        "epsilon": pw.x + ph.x, ``REF_polarizability``/``REF_epsilon_inf`` and the SCF energy,
+        forces and stress; "scf": pw.x only, energy (eV), forces (eV/Å) and stress (eV/Å³),
+        written by extxyz as ``energy``, ``forces`` and ``stress`` (ASE conventions), the form
+        force-field training and ``ionraman forcefield audit`` read.
 
     Returns
     -------
     LabelReport
     """
+    if task not in TASKS:
+        raise InputError(f"task {task!r}: expected one of {list(TASKS)}")
     settings = settings or QESettings()
     in_path = Path(extxyz_in)
     if not in_path.exists():
@@ -382,7 +399,7 @@ def label_structures(
 
     # Everything already finished goes into every save below, so that the file never shrinks
     # while this call works its way down the list (or when it is killed half-way).
-    keys = [structure_key(atoms, settings) for atoms in frames]
+    keys = [structure_key(atoms, settings, task) for atoms in frames]
     for i, key in enumerate(keys):
         if results_dir is not None:
             _restore_from_record(workdir / key, Path(results_dir) / f"{key}.json")
@@ -402,7 +419,8 @@ def label_structures(
                 continue  # not asked for and not labelled: neither pending nor a failure here
         else:
             key, result, computed = label_structure(
-                atoms, workdir, settings, retry_failed=retry_failed, pseudo_cache=pseudo_cache
+                atoms, workdir, settings, retry_failed=retry_failed, pseudo_cache=pseudo_cache,
+                task=task,
             )
         if result is None:
             report.pending.append(i)
@@ -497,8 +515,9 @@ def _sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def label_main(argv: list[str] | None = None) -> int:
-    """``ionraman reference label SNAPSHOTS --code qe --out DIR [options]``.
+def label_main(argv: list[str] | None = None, task: str = "epsilon") -> int:
+    """``ionraman reference label SNAPSHOTS --code qe --out DIR [options]`` (``task="scf"``:
+    ``ionraman reference forces ...``, energies, forces and stresses from pw.x only).
 
     Labels every structure of ``SNAPSHOTS`` (extxyz) with ε∞ and α = V(ε∞ − 1)/4π, resumably:
     ``DIR/labelled.extxyz`` (successful ones, input order, ``REF_*`` info keys),
@@ -519,8 +538,13 @@ def label_main(argv: list[str] | None = None) -> int:
         Unreadable input, unknown ``--code``, bad settings, QE or pseudopotentials missing.
     """
     p = argparse.ArgumentParser(
-        prog="ionraman reference label",
-        description="Label structures with first-principles polarizabilities (resumable).",
+        prog="ionraman reference " + ("label" if task == "epsilon" else "forces"),
+        description=(
+            "Label structures with first-principles polarizabilities (resumable)."
+            if task == "epsilon" else
+            "Label structures with first-principles energies, forces and stresses (pw.x SCF, "
+            "resumable); the output extxyz has energy/forces/stress in ASE's convention."
+        ),
     )
     p.add_argument("snapshots", type=Path, help="structures to label (extxyz)")
     p.add_argument("--code", default="qe", help="reference code: qe (Quantum ESPRESSO DFPT)")
@@ -541,12 +565,13 @@ def label_main(argv: list[str] | None = None) -> int:
             retry_failed=args.retry_failed, pseudo_cache=args.pseudo_cache,
             log=None if args.quiet else sys.stdout, results_dir=out_dir / RESULTS_DIR,
             max_new=args.max_new,
+            task=task,
         )
     summary = report.to_json()
     summary.update(
         snapshots=str(args.snapshots), workdir=str(workdir), code=args.code,
-        settings=settings.to_dict(),
-        command="ionraman reference label " + " ".join(argv if argv is not None else sys.argv[1:]),
+        settings=settings.to_dict(), task=task,
+        command=f"{p.prog} " + " ".join(argv if argv is not None else sys.argv[1:]),
     )
     write_json_atomic(out_dir / "summary.json", summary)
     print(f"labelled {report.n_labelled}/{report.n_structures} "

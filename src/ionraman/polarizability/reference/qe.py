@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ase import Atoms
+from ase import Atoms, units
 from ase.io.espresso import write_espresso_in, write_espresso_ph
 
 from ionraman._io import atomic_path, provenance, write_text_atomic
@@ -156,9 +156,13 @@ class QESettings:
         kpts = tuple(max(1, int(np.ceil(2 * np.pi * bi / self.kspacing_inv_A - 1e-9))) for bi in b)
         return dataclasses.replace(self, kpts=kpts, kspacing_inv_A=None)
 
-    def physics(self) -> dict[str, Any]:
-        """The settings that change the numbers (not how the run is executed)."""
-        return {
+    def physics(self, task: str = "epsilon") -> dict[str, Any]:
+        """The settings that change the numbers (not how the run is executed).
+
+        For ``task="scf"`` (pw.x only) ``tr2_ph`` does not enter and ``"task": "scf"`` is added,
+        so an SCF label never shares a key with a dielectric one.
+        """
+        d = {
             "ecutwfc_ry": self.ecutwfc_ry,
             "ecutrho_ry": self.ecutrho,
             "kpts": list(self.kpts),
@@ -168,6 +172,10 @@ class QESettings:
             "functional": "PBE",
             "pseudopotentials": PSEUDO_SET_NAME,
         } | ({} if self.kspacing_inv_A is None else {"kspacing_inv_A": self.kspacing_inv_A})
+        if task == "scf":
+            del d["tr2_ph"]
+            d["task"] = "scf"
+        return d
 
     def to_dict(self) -> dict[str, Any]:
         """All settings, JSON-ready."""
@@ -217,6 +225,13 @@ class QEResult:
         CPU time (user + system) of each executable and all its MPI ranks together (s).
     metadata : dict
         Code and version, settings, pseudopotential files and hashes, provenance.
+    energy_eV : float or None
+        Total (free) energy of the cell from pw.x (eV); None when not read (older records).
+    forces_eV_A : ndarray, shape (n_atoms, 3) or None
+        Hellmann–Feynman forces from pw.x (eV/Å), input atom order.
+    stress_eV_A3 : ndarray, shape (3, 3) or None
+        Stress tensor from pw.x (eV/Å³), ASE's sign convention (QE's printed stress × −1, as
+        :func:`ase.io.espresso.read_espresso_out` reads it; positive = tensile).
     """
 
     ok: bool
@@ -228,22 +243,33 @@ class QEResult:
     wall_s: dict[str, float] = field(default_factory=dict)
     cpu_s: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    energy_eV: float | None = None
+    forces_eV_A: np.ndarray | None = None
+    stress_eV_A3: np.ndarray | None = None
+
+    _ARRAYS = ("epsilon_inf", "polarizability_A3", "forces_eV_A", "stress_eV_A3")
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (arrays as nested lists)."""
         d = dataclasses.asdict(self)
-        for key in ("epsilon_inf", "polarizability_A3"):
+        for key in self._ARRAYS:
             value = getattr(self, key)
             d[key] = None if value is None else np.asarray(value).tolist()
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> QEResult:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json` (records written before the SCF fields existed load with
+        them None)."""
         d = dict(d)
-        for key in ("epsilon_inf", "polarizability_A3"):
+        for key in cls._ARRAYS:
             d[key] = None if d.get(key) is None else np.asarray(d[key], dtype=float)
         return cls(**d)
+
+    @property
+    def has_scf(self) -> bool:
+        """True when energy and forces were read from pw.x."""
+        return self.energy_eV is not None and self.forces_eV_A is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,6 +340,53 @@ def parse_epsilon(ph_output: str) -> np.ndarray:
     if len(rows) != 3:
         raise ValueError(f"'{EPSILON_HEADER}' block has {len(rows)} rows, expected 3")
     return np.array(rows)
+
+
+def parse_scf(pw_output: str, n_atoms: int) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """Energy, forces and stress of the last SCF in a ``pw.x`` output.
+
+    Parameters
+    ----------
+    pw_output : str
+        Full text of the output (``tprnfor``; ``tstress`` for the stress).
+    n_atoms : int
+        Atoms in the cell (rows of the force block).
+
+    Returns
+    -------
+    energy_eV : float
+        The ``!`` total energy (eV; for ``occupations='fixed'`` it is the free energy too).
+    forces_eV_A : ndarray, shape (n_atoms, 3)
+        Total forces on the atoms (eV/Å), input order.
+    stress_eV_A3 : ndarray, shape (3, 3) or None
+        Stress (eV/Å³, ASE sign: QE's printed value × −1); None if not printed.
+
+    Raises
+    ------
+    ValueError
+        If the energy or a complete force block is missing.
+    """
+    energies = re.findall(rf"^!\s+total energy\s+=\s+({_FLOAT})\s+Ry", pw_output, re.MULTILINE)
+    if not energies:
+        raise ValueError("no '!    total energy' line")
+    energy = float(energies[-1]) * units.Ry
+    blocks = pw_output.split("Forces acting on atoms")
+    if len(blocks) < 2:
+        raise ValueError("no 'Forces acting on atoms' block (tprnfor)")
+    rows = re.findall(
+        rf"atom\s+(\d+)\s+type\s+\d+\s+force =\s+({_FLOAT})\s+({_FLOAT})\s+({_FLOAT})",
+        blocks[-1],
+    )[:n_atoms]
+    if len(rows) != n_atoms or [int(r[0]) for r in rows] != list(range(1, n_atoms + 1)):
+        raise ValueError(f"force block has {len(rows)} rows, expected {n_atoms}")
+    forces = np.array([[float(x) for x in r[1:]] for r in rows]) * units.Ry / units.Bohr
+    stress = None
+    parts = pw_output.split("total   stress")
+    if len(parts) > 1:
+        lines = parts[-1].splitlines()[1:4]
+        values = [[float(x) for x in line.split()[:3]] for line in lines]
+        stress = -np.array(values) * units.Ry / units.Bohr**3
+    return energy, forces, stress
 
 
 def parse_qe_version(output: str) -> str | None:
@@ -392,6 +465,7 @@ def write_pw_input(
             "pseudo_dir": str(dirs.pop()),
             "verbosity": "high",
             "tprnfor": True,
+            "tstress": True,
         },
         "system": {
             "ecutwfc": float(settings.ecutwfc_ry),
@@ -550,6 +624,16 @@ def _keep_log(path: Path) -> Path:
     return kept
 
 
+TASKS = ("epsilon", "scf")
+"""What a run computes: ``"epsilon"`` (pw.x + ph.x: ε∞ and α, plus the SCF energy, forces and
+stress) or ``"scf"`` (pw.x only: energy, forces, stress)."""
+
+_METHODS = {
+    "epsilon": "DFPT q=0 electric-field response (ph.x epsil=.true., trans=.false.), clamped ions",
+    "scf": "SCF total energy, Hellmann-Feynman forces and stress (pw.x tprnfor, tstress)",
+}
+
+
 def run_epsilon(
     atoms: Atoms,
     workdir: str | os.PathLike[str],
@@ -557,6 +641,8 @@ def run_epsilon(
     pseudo_cache: str | os.PathLike[str] | None = None,
 ) -> QEResult:
     """Compute ε∞ and α of ``atoms`` with pw.x + ph.x in ``workdir``.
+
+    The result also carries the pw.x energy, forces and stress of the same SCF.
 
     Parameters
     ----------
@@ -579,31 +665,66 @@ def run_epsilon(
     InputError
         Non-periodic or empty structure, executables or pseudopotentials missing.
     """
+    return run_qe(atoms, workdir, settings, pseudo_cache, task="epsilon")
+
+
+def run_scf(
+    atoms: Atoms,
+    workdir: str | os.PathLike[str],
+    settings: QESettings | None = None,
+    pseudo_cache: str | os.PathLike[str] | None = None,
+) -> QEResult:
+    """Energy (eV), forces (eV/Å) and stress (eV/Å³) of ``atoms`` from one pw.x SCF.
+
+    Same inputs, settings and failure handling as :func:`run_epsilon` (ph.x is not run;
+    ``tr2_ph`` is ignored); ``epsilon_inf`` and ``polarizability_A3`` of the result are None.
+    """
+    return run_qe(atoms, workdir, settings, pseudo_cache, task="scf")
+
+
+def run_qe(
+    atoms: Atoms,
+    workdir: str | os.PathLike[str],
+    settings: QESettings | None = None,
+    pseudo_cache: str | os.PathLike[str] | None = None,
+    *,
+    task: str = "epsilon",
+) -> QEResult:
+    """Run ``task`` (one of :data:`TASKS`) for ``atoms`` in ``workdir``; see :func:`run_epsilon`
+    and :func:`run_scf`."""
+    if task not in TASKS:
+        raise InputError(f"QE task {task!r}: expected one of {list(TASKS)}")
     if len(atoms) == 0 or not all(atoms.pbc) or atoms.cell.rank != 3:
-        raise InputError("run_epsilon: expected a non-empty structure periodic in 3 dimensions")
+        raise InputError(f"run_{task}: expected a non-empty structure periodic in 3 dimensions")
+    programs = ("pw", "ph") if task == "epsilon" else ("pw",)
     settings = (settings or QESettings()).for_structure(atoms)
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     pseudos = upf_pseudopotentials(atoms.get_chemical_symbols(), cache_dir=pseudo_cache)
-    argv = {p: command_line(settings, p) for p in ("pw", "ph")}
+    argv = {p: command_line(settings, p) for p in programs}
     volume = float(atoms.get_volume())
     old_pw_in = (workdir / "pw.in").read_text() if (workdir / "pw.in").is_file() else None
     pw_in = write_pw_input(atoms, settings, pseudos, workdir / "pw.in")
     reuse_pw, recover_ph = resume_state(workdir, old_pw_in == pw_in.read_text())
-    ph_in = write_ph_input(settings, workdir / "ph.in", recover=recover_ph)
+    inputs = {"pw": pw_in}
+    if task == "epsilon":
+        inputs["ph"] = write_ph_input(settings, workdir / "ph.in", recover=recover_ph)
+    else:
+        reuse_pw = recover_ph = False  # an SCF is cheap: a killed one is simply run again
     crash = workdir / "CRASH"
     crash.unlink(missing_ok=True)
 
-    logs = {"pw": str(workdir / "pw.out"), "ph": str(workdir / "ph.out")}
+    logs = {p: str(workdir / f"{p}.out") for p in programs}
     wall: dict[str, float] = {}
     cpu: dict[str, float] = {}
     versions: dict[str, str | None] = {}
+    physics = settings.physics(task)
     metadata: dict[str, Any] = {
         "code": "Quantum ESPRESSO",
-        "method": "DFPT q=0 electric-field response (ph.x epsil=.true., trans=.false.), "
-        "clamped ions",
+        "task": task,
+        "method": _METHODS[task],
         "settings": settings.to_dict(),
-        "physics": settings.physics(),
+        "physics": physics,
         "pseudopotentials": {s: p.metadata() for s, p in pseudos.items()},
         "commands": {p: " ".join(a) for p, a in argv.items()},
         "formula": atoms.get_chemical_formula(),
@@ -611,6 +732,7 @@ def run_epsilon(
         "provenance": provenance(parameters=settings.to_dict()),
         "loadavg_start": list(os.getloadavg()),
     }
+    scf: dict[str, Any] = {}
 
     def failed(message: str) -> QEResult:
         metadata["versions"] = versions
@@ -627,12 +749,14 @@ def run_epsilon(
         if recover_ph:
             kept = _keep_log(Path(logs["ph"]))
             logs["ph_interrupted"] = str(kept)
-    for program, stdin in (("pw", pw_in), ("ph", ph_in)):
+    for program in programs:
         out = Path(logs[program])
         if program == "pw" and reuse_pw:
             code = 0
         else:
-            code, wall[program], cpu[program] = _run(argv[program], workdir, stdin, out, settings)
+            code, wall[program], cpu[program] = _run(
+                argv[program], workdir, inputs[program], out, settings
+            )
         text = out.read_text(errors="replace") if out.exists() else ""
         versions[program] = parse_qe_version(text)
         if code == -9:
@@ -648,20 +772,30 @@ def run_epsilon(
                 shutil.rmtree(workdir / "tmp" / "_ph0", ignore_errors=True)
             return failed(f"{problem} (log {out})")
         if program == "pw":
+            try:
+                energy, forces, stress = parse_scf(text, len(atoms))
+            except ValueError as exc:
+                return failed(f"pw.x output unusable: {exc} (log {out})")
+            if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
+                return failed(f"pw.x gave a non-finite energy or force (log {out})")
+            scf = {"energy_eV": energy, "forces_eV_A": forces, "stress_eV_A3": stress}
             # ph.x aborts (MPI_ERR_TRUNCATE) with more pools than irreducible k-points, which
             # happens for symmetric cells: fewer pools for it (execution only, same physics)
             npool = pools_for_k_points(settings, parse_k_point_count(text))
-            if npool != settings.npool:
+            if "ph" in argv and npool != settings.npool:
                 argv["ph"] = command_line(dataclasses.replace(settings, npool=npool), "ph")
                 metadata["commands"]["ph"] = " ".join(argv["ph"])
 
-    try:
-        epsilon = parse_epsilon(Path(logs["ph"]).read_text())
-    except ValueError as exc:
-        return failed(f"ph.x output unusable: {exc} (log {logs['ph']})")
-    finite = bool(np.all(np.isfinite(epsilon)))
-    if not finite or np.any(np.linalg.eigvalsh(0.5 * (epsilon + epsilon.T)) < 1.0):
-        return failed(f"ph.x gave an unphysical ε∞ (eigenvalue < 1) (log {logs['ph']})")
+    epsilon = alpha = None
+    if task == "epsilon":
+        try:
+            epsilon = parse_epsilon(Path(logs["ph"]).read_text())
+        except ValueError as exc:
+            return failed(f"ph.x output unusable: {exc} (log {logs['ph']})")
+        finite = bool(np.all(np.isfinite(epsilon)))
+        if not finite or np.any(np.linalg.eigvalsh(0.5 * (epsilon + epsilon.T)) < 1.0):
+            return failed(f"ph.x gave an unphysical ε∞ (eigenvalue < 1) (log {logs['ph']})")
+        alpha = polarizability_from_epsilon(epsilon, volume)
     if not settings.keep_scratch:
         shutil.rmtree(workdir / "tmp", ignore_errors=True)
         shutil.rmtree(workdir / "_ph0", ignore_errors=True)
@@ -670,37 +804,54 @@ def run_epsilon(
     return QEResult(
         ok=True,
         epsilon_inf=epsilon,
-        polarizability_A3=polarizability_from_epsilon(epsilon, volume),
+        polarizability_A3=alpha,
         volume_A3=volume,
         logs=logs,
         wall_s=wall,
         cpu_s=cpu,
         metadata=metadata,
+        **scf,
     )
 
 
 def source_string(result: QEResult) -> str:
     """Short one-line description of where a label came from (for ``atoms.info['REF_source']``)."""
-    version = (result.metadata.get("versions") or {}).get("ph") or "?"
     phys = result.metadata.get("physics", {})
     kpts = "x".join(str(k) for k in phys.get("kpts", []))
-    return (f"QE {version} ph.x DFPT eps_inf PBE SPMS-ONCV ecut={phys.get('ecutwfc_ry')}Ry "
-            f"k={kpts}{'s' if phys.get('kpts_shifted') else ''} tr2_ph={phys.get('tr2_ph')}")
+    common = (f"PBE SPMS-ONCV ecut={phys.get('ecutwfc_ry')}Ry "
+              f"k={kpts}{'s' if phys.get('kpts_shifted') else ''}")
+    versions = result.metadata.get("versions") or {}
+    if result.metadata.get("task") == "scf":
+        return f"QE {versions.get('pw') or '?'} pw.x SCF {common}"
+    return f"QE {versions.get('ph') or '?'} ph.x DFPT eps_inf {common} tr2_ph={phys.get('tr2_ph')}"
 
 
 def attach_result(atoms: Atoms, result: QEResult) -> Atoms:
-    """Store a successful result in ``atoms.info`` (in place; returns ``atoms``).
+    """Store a successful result on ``atoms`` (in place; returns ``atoms``).
 
-    Keys: ``REF_polarizability`` (3×3, Å³), ``REF_epsilon_inf`` (3×3), ``REF_source`` (str).
+    A dielectric result sets ``info`` keys ``REF_polarizability`` (3×3, Å³) and
+    ``REF_epsilon_inf`` (3×3); any result that has the SCF energy and forces attaches them (and
+    the stress) as a :class:`~ase.calculators.singlepoint.SinglePointCalculator`, which extxyz
+    writes as ``energy``, ``forces`` and ``stress``. ``REF_source`` (str) always.
 
     Raises
     ------
     ValueError
         If ``result`` is a failed run (a failure is never stored as a number).
     """
-    if not result.ok or result.polarizability_A3 is None or result.epsilon_inf is None:
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    dielectric = result.polarizability_A3 is not None and result.epsilon_inf is not None
+    if not result.ok or not (dielectric or result.has_scf):
         raise ValueError(f"cannot attach a failed QE result: {result.error}")
-    atoms.info[INFO_POLARIZABILITY] = np.asarray(result.polarizability_A3, dtype=float)
-    atoms.info[INFO_EPSILON] = np.asarray(result.epsilon_inf, dtype=float)
+    if dielectric:
+        atoms.info[INFO_POLARIZABILITY] = np.asarray(result.polarizability_A3, dtype=float)
+        atoms.info[INFO_EPSILON] = np.asarray(result.epsilon_inf, dtype=float)
+    if result.has_scf:
+        values: dict[str, Any] = {"energy": float(result.energy_eV),
+                                  "forces": np.asarray(result.forces_eV_A, dtype=float)}
+        if result.stress_eV_A3 is not None:
+            values["stress"] = np.asarray(result.stress_eV_A3, dtype=float)
+        atoms.calc = SinglePointCalculator(atoms, **values)
     atoms.info[INFO_SOURCE] = source_string(result)
     return atoms
