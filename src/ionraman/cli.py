@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from ionraman.errors import IonramanError
+from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD
 
 app = typer.Typer(
     name="ionraman",
@@ -211,7 +212,7 @@ def md(
     temperature: Annotated[float, typer.Option("--temperature", "-T", help="K.")] = 600.0,
     time: Annotated[str, typer.Option("--time", help="Production length: 20ps, 500fs.")] = "10ps",
     force_field: Annotated[str, typer.Option("--force-field", "-f", help="Registry name.")] = (
-        "sevenn-mf0-r2scan"
+        DEFAULT_FORCE_FIELD
     ),
     out: Annotated[Path, typer.Option("--out", "-o")] = Path("run.h5"),
     timestep_fs: Annotated[float, typer.Option("--timestep-fs")] = 2.0,
@@ -549,6 +550,9 @@ def forcefield_explore(
 ) -> None:
     """Student MD, then the frames it extrapolates most on (MaxVol grade) -> OUT/selected.extxyz,
     ready for ``ionraman reference forces``."""
+    from ase.io import write
+
+    from ionraman._io import atomic_path
     from ionraman.errors import InputError
     from ionraman.forcefields.explore import explore, select_by_grade
     from ionraman.md import parse_time_ps
@@ -570,12 +574,30 @@ def forcefield_explore(
                                    every_fs=every, seed=seed)
     for c in candidates:
         c.info.update(phase=c.info["system"], source="explore")
-    _, stats = select_by_grade(nep, train, candidates, out / "selected.extxyz", max_new)
+    # one share per system: the grades of the system least like the training data (often a
+    # dopant with few training atoms) would otherwise take every pick
+    from torchnep.extrapolation import build_active_set
+
+    share = -(-max_new // len(systems))
+    selected = []
+    active_set = None
+    for name in systems:
+        mine = [c for c in candidates if c.info["system"] == name]
+        target = out / "per_system" / f"{name}.extxyz"
+        if active_set is None and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            active_set = build_active_set(str(nep), str(train), str(out / "active_set.pt"),
+                                          verbose=False)
+        got, stats = select_by_grade(nep, train, mine, target, share, active_set)
+        selected += got
+        _echo(f"{name}: {stats['n_selected']} of {stats['n_candidates']} frames selected "
+              f"({stats['n_extrapolating']} extrapolating; grade max {stats['grade_max']:.3g}, "
+              f"median {stats['grade_median']:.3g})")
+    with atomic_path(out / "selected.extxyz") as tmp:
+        write(tmp, selected, format="extxyz")
     for line in failures:
         _echo(f"student MD stopped: {line}")
-    _echo(f"{stats['n_selected']} of {stats['n_candidates']} frames selected "
-          f"({stats['n_extrapolating']} extrapolating, grade max {stats['grade_max']:.2f}, "
-          f"median {stats['grade_median']:.2f}) -> {out / 'selected.extxyz'}")
+    _echo(f"{len(selected)} frames to label -> {out / 'selected.extxyz'}")
 
 
 @forcefield_app.command("distill")
@@ -584,7 +606,7 @@ def forcefield_distill(
         list[str], typer.Argument(help="Built-in structure names or structure files.")
     ],
     teacher: Annotated[str, typer.Option("--teacher", help="Teacher force field.")] = (
-        "sevenn-mf0-r2scan"
+        DEFAULT_FORCE_FIELD
     ),
     temperatures: Annotated[
         list[float] | None, typer.Option("--temperatures", "-T", help="K (repeat the option).")

@@ -23,7 +23,7 @@ from ionraman.forcefields import (
 )
 from ionraman.md import run_md
 
-UNIVERSAL = ("sevenn-mf0-r2scan", "sevenn-0", "chgnet")
+UNIVERSAL = ("sevenn-l3i5", "sevenn-0", "sevenn-mf0-pbe", "chgnet", "sevenn-mf0-r2scan")
 
 
 def _error(name: str, **kwargs) -> str:
@@ -40,9 +40,9 @@ def test_unknown_name_lists_the_known_ones():
     for name in list_force_fields():
         assert name in msg
     assert "FAMILY:/path/to/weights" in msg and "module:factory" in msg
-    with pytest.raises(InputError, match="known: sevenn-mf0-r2scan"):
+    with pytest.raises(InputError, match="known: sevenn-l3i5"):
         get_force_field("nope")
-    with pytest.raises(InputError, match="known: sevenn-mf0-r2scan"):
+    with pytest.raises(InputError, match="known: sevenn-l3i5"):
         get_calculator("nope")
 
 
@@ -217,7 +217,7 @@ def test_md_with_uncovered_elements_stops_before_loading(name, tmp_path, monkeyp
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["-f", "nope"], "known: sevenn-mf0-r2scan, sevenn-0, chgnet"),
+        (["-f", "nope"], "known: sevenn-l3i5, sevenn-0, sevenn-mf0-pbe, chgnet, sevenn-mf0-r2scan"),
         (["-f", "mace"], "does not work offline"),
         (["-f", "mace:/nonexistent/mace.model"], "does not work offline"),
         (["-f", "no_such_module_xyz:make"], "cannot import module"),

@@ -75,3 +75,18 @@ def test_train_student_on_dft_labels(tmp_path: Path) -> None:
     assert max(abs(a.get_potential_energy()) / len(a) for a in shifted) < 1.0
     with pytest.raises(InputError, match="held out"):
         train_student([train], tmp_path / "again", hyper, test_files=[train])
+
+    # one active-learning step on top of it: student MD, then one frame per system to label
+    from typer.testing import CliRunner
+
+    from ionraman.cli import app
+
+    result = CliRunner().invoke(app, [
+        "forcefield", "explore", str(nep), "t-Na3SbS4", "c-Na3SbS4", "-T", "300",
+        "--time", "0.1ps", "--every", "20", "--max-new", "2", "--out", str(tmp_path / "al"),
+    ])
+    assert result.exit_code == 0, result.output
+    picked = read(tmp_path / "al" / "selected.extxyz", index=":")
+    assert sorted(a.info["system"] for a in picked) == ["c-Na3SbS4", "t-Na3SbS4"]
+    assert all(a.info["source"] == "explore" and a.calc is None for a in picked)
+    assert "frames to label" in result.output

@@ -24,8 +24,8 @@ from ionraman.forcefields import (
 from ionraman.md import run_md, tetrahedra_intact, thermo_path
 from ionraman.trajectory import open_trajectory
 
-UNIVERSAL = ("sevenn-mf0-r2scan", "sevenn-0", "chgnet")
-PACKAGE = {"sevenn-mf0-r2scan": "sevenn", "sevenn-0": "sevenn", "chgnet": "chgnet"}
+UNIVERSAL = ("sevenn-l3i5", "sevenn-0", "sevenn-mf0-pbe", "chgnet", "sevenn-mf0-r2scan")
+PACKAGE = {name: "chgnet" if name == "chgnet" else "sevenn" for name in UNIVERSAL}
 
 pytestmark = pytest.mark.forcefield
 
@@ -67,8 +67,8 @@ def test_loads_offline_with_the_shipped_weights(loaded):
     assert prov["options"]["device"] == "cpu"
     assert PACKAGE[loaded.name] in prov["packages"] and "torch" in prov["packages"]
     assert prov["threads"] == 1
-    if loaded.name == "sevenn-mf0-r2scan":
-        assert prov["options"]["modal"] == "R2SCAN"
+    if loaded.name.startswith("sevenn-mf0-"):
+        assert prov["options"]["modal"] == loaded.name.split("-")[-1].upper()
 
 
 def test_energy_and_forces_are_finite_and_consistent(loaded, t16):

@@ -34,7 +34,7 @@ def test_examples_validate_and_prepare(name):
     for c in cands:
         # force_field "auto": the shipped NEP student where it covers the elements
         expected = "nep-na-sb-w-s" if set(c.elements) <= {"Na", "Sb", "W", "S"} else (
-            "sevenn-mf0-r2scan")
+            "sevenn-l3i5")
         assert c.force_field == expected
         if c.polarizability_model is None:
             assert c.polarizability_note.startswith("skipped: no polarizability model")
@@ -200,7 +200,7 @@ def test_auto_force_field_prefers_a_student_covering_the_chemistry(tmp_path):
     structure = "c-Na3PS4"
     """
     (p_cand,) = prepare(load_config(_write(tmp_path, body)))
-    assert p_cand.force_field == "sevenn-mf0-r2scan"  # no student covers P
+    assert p_cand.force_field == "sevenn-l3i5"  # no student covers P: the default universal
     assert p_cand.force_field_note.startswith("universal model")
 
 

@@ -2,8 +2,8 @@
 
 >>> from ionraman.forcefields import get_calculator, list_force_fields
 >>> list_force_fields()                                  # doctest: +SKIP
-['sevenn-mf0-r2scan', 'sevenn-0', 'chgnet']
->>> atoms.calc = get_calculator("sevenn-mf0-r2scan")     # doctest: +SKIP
+['sevenn-l3i5', 'sevenn-0', 'sevenn-mf0-pbe', 'chgnet', 'sevenn-mf0-r2scan', ...]
+>>> atoms.calc = get_calculator("sevenn-l3i5")           # doctest: +SKIP
 
 See :mod:`ionraman.forcefields.registry` for the name forms (registered names,
 ``FAMILY:/path/to/weights``, ``module:factory``) and :func:`register_force_field` for adding

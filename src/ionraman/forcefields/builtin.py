@@ -108,34 +108,35 @@ def chgnet_calculator(
 
 _SEVENNET = ("sevenn", "torch", "e3nn")
 _BUILTINS: tuple[dict[str, Any], ...] = (
-    dict(name="sevenn-mf0-r2scan", factory=functools.partial(sevennet_calculator, modal="R2SCAN"),
-         description="SevenNet 7net-mf-0, r2SCAN fidelity; soft Sb-S/P-S bonds against DFT",
-         reference=SEVENNET_MF_REFERENCE, package="sevenn",
-         file="pretrained_potentials/SevenNet_MF_0/checkpoint_sevennet_mf_0.pth",
-         sha256="81791329b37d445f46b531578c182c41792d98c7814222c9e5dde276402225fd"),
-    dict(name="sevenn-mf0-pbe", factory=functools.partial(sevennet_calculator, modal="PBE"),
-         description="SevenNet 7net-mf-0, PBE fidelity",
-         reference=SEVENNET_MF_REFERENCE, package="sevenn",
-         file="pretrained_potentials/SevenNet_MF_0/checkpoint_sevennet_mf_0.pth",
-         sha256="81791329b37d445f46b531578c182c41792d98c7814222c9e5dde276402225fd"),
-    dict(name="sevenn-0", factory=sevennet_calculator,
-         description="SevenNet 7net-0 (11 Jul 2024), PBE/PBE+U",
-         reference=SEVENNET_0_REFERENCE, package="sevenn",
-         file="pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth",
-         sha256="7052cb42b7b3be42b40b97fa0d21077a48c54b5548948fc4dcf346629f813c36"),
     dict(name="sevenn-l3i5", factory=sevennet_calculator,
          description="SevenNet 7net-l3i5 (l_max 3, 5 layers), PBE/PBE+U; closest to DFT in the "
          "audit, about 2.5x slower than 7net-0 (default universal model)",
          reference=SEVENNET_0_REFERENCE, package="sevenn",
          file="pretrained_potentials/SevenNet_l3i5/checkpoint_l3i5.pth",
          sha256="a7ff190d41efe5b8317a03d20a468e4036a1a3e64e0b14fdbab64ac3f4bfc09d"),
+    dict(name="sevenn-0", factory=sevennet_calculator,
+         description="SevenNet 7net-0 (11 Jul 2024), PBE/PBE+U",
+         reference=SEVENNET_0_REFERENCE, package="sevenn",
+         file="pretrained_potentials/SevenNet_0__11Jul2024/checkpoint_sevennet_0.pth",
+         sha256="7052cb42b7b3be42b40b97fa0d21077a48c54b5548948fc4dcf346629f813c36"),
+    dict(name="sevenn-mf0-pbe", factory=functools.partial(sevennet_calculator, modal="PBE"),
+         description="SevenNet 7net-mf-0, PBE fidelity",
+         reference=SEVENNET_MF_REFERENCE, package="sevenn",
+         file="pretrained_potentials/SevenNet_MF_0/checkpoint_sevennet_mf_0.pth",
+         sha256="81791329b37d445f46b531578c182c41792d98c7814222c9e5dde276402225fd"),
     dict(name="chgnet", factory=chgnet_calculator,
          description="CHGNet 0.3.0, PBE/PBE+U; fastest, but +6.4 % volume: cross-check only",
          reference=CHGNET_REFERENCE, package="chgnet",
          file="pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar",
          sha256="d14ab7c0f093efe64b60a7bcd540bca10e74fb7f46c86108a079af60524659d1"),
+    dict(name="sevenn-mf0-r2scan", factory=functools.partial(sevennet_calculator, modal="R2SCAN"),
+         description="SevenNet 7net-mf-0, r2SCAN fidelity; soft Sb-S/P-S bonds against DFT",
+         reference=SEVENNET_MF_REFERENCE, package="sevenn",
+         file="pretrained_potentials/SevenNet_MF_0/checkpoint_sevennet_mf_0.pth",
+         sha256="81791329b37d445f46b531578c182c41792d98c7814222c9e5dde276402225fd"),
 )
-"""The universal models of the ``sevenn`` and ``chgnet`` wheels (see the module docstring)."""
+"""The universal models of the ``sevenn`` and ``chgnet`` wheels (see the module docstring), the
+default first, then by force error against DFT (``ionraman forcefield audit``)."""
 
 
 def register_builtins() -> None:

@@ -109,8 +109,12 @@ def select_by_grade(
     candidates: Sequence[Atoms],
     out: str | os.PathLike[str],
     max_frames: int,
+    active_set: Any = None,
 ) -> tuple[list[Atoms], dict[str, Any]]:
     """The candidates that extend the student's training set most (MaxVol grade, D-optimal).
+
+    ``active_set``: the student's MaxVol active set on ``train_file`` (torchnep
+    ``build_active_set``), when several selections share it; built here when None.
 
     Resumable: an existing ``out`` is read back. Writes ``out`` (the selected frames, no
     calculators, ``info`` kept and ``extrapolation_grade`` added) and ``out.json`` (grade
@@ -135,8 +139,8 @@ def select_by_grade(
     pool = work / f".{out.stem}.candidates.extxyz"
     with atomic_path(pool) as tmp:
         write(tmp, list(candidates), format="extxyz")
-    aset = build_active_set(str(nep), str(train_file), str(work / f".{out.stem}.active_set.pt"),
-                            verbose=False)
+    aset = active_set if active_set is not None else build_active_set(
+        str(nep), str(train_file), str(work / f".{out.stem}.active_set.pt"), verbose=False)
     picked = work / f".{out.stem}.selected.tmp.extxyz"
     res = select_structures(str(nep), aset, str(pool), output_xyz=str(picked),
                             max_frames=max_frames, verbose=False)

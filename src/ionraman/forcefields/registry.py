@@ -2,7 +2,7 @@
 
 Three kinds of names are understood by :func:`load_force_field` / :func:`get_calculator`:
 
-* a **registered name** (``"sevenn-mf0-r2scan"``, ``"sevenn-0"``, ``"chgnet"``, and whatever was
+* a **registered name** (``"sevenn-l3i5"``, ``"sevenn-0"``, ``"chgnet"``, ... and whatever was
   added with :func:`register_force_field`, e.g. distilled NEP students);
 * ``FAMILY:/path/to/weights`` for universal models whose automatic downloads do not work offline
   (MACE-MP, MatterSim, ORB, UMA; see :mod:`ionraman.forcefields.external`);
@@ -34,8 +34,10 @@ from ase.data import atomic_numbers, chemical_symbols
 from ionraman._io import file_sha256
 from ionraman.errors import InputError
 
-DEFAULT_FORCE_FIELD = "sevenn-mf0-r2scan"
-"""The default universal model: SevenNet 7net-mf-0 at its r2SCAN fidelity."""
+DEFAULT_FORCE_FIELD = "sevenn-l3i5"
+"""The default universal model: SevenNet 7net-l3i5, the universal model closest to DFT (QE PBE)
+forces in ``ionraman forcefield audit`` (ionraman/data/forcefields/README.md). Used where no
+student covers a chemistry and to explore new ones; production MD runs on DFT-trained students."""
 
 Factory = Callable[..., BaseCalculator]
 """A callable that builds an ASE calculator; called with ``device=`` (when it accepts it),
