@@ -50,10 +50,10 @@ labels)
     label "$DATA/snapshots_heldout.extxyz" "$SCF/heldout"
     label "$DATA/snapshots_train.extxyz" "$SCF/train"
     "$PY" -c "
-from ionraman.forcefields.audit import dft_stretch_reference, shipped_scf_dir
+from ionraman.forcefields.audit import STRETCH_RECORDS, dft_stretch_reference, shipped_scf_dir
 from ionraman.polarizability.reference.qe import QESettings
 from ionraman.structures import load_structure
-dft_stretch_reference(load_structure('t-Na3SbS4'), shipped_scf_dir() / 'stretch' / 't-Na3SbS4',
+dft_stretch_reference(load_structure('t-Na3SbS4'), shipped_scf_dir() / STRETCH_RECORDS / 't-Na3SbS4',
                       '$WORK', QESettings(kspacing_inv_A=0.5, mpi_ranks=1, npool=1))"
     for d in "$SCF"/al_*; do
         [[ -f $d/snapshots.extxyz ]] && label "$d/snapshots.extxyz" "$d"

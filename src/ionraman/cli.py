@@ -459,6 +459,11 @@ def forcefield_audit(
         typer.Option("--stretch", help="Structure whose XY4 stretching modes are compared with "
                      "DFT finite differences (repeatable; built-in name or file)."),
     ] = None,
+    phonons: Annotated[
+        list[str] | None,
+        typer.Option("--phonons", help="Structure whose Gamma-point modes (symmetry-labelled, "
+                     "phonopy) are compared with DFT finite differences (repeatable)."),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("audit"),
     delta: Annotated[float, typer.Option(help="Finite-difference displacement, A.")] = 0.01,
     no_relax: Annotated[bool, typer.Option("--no-relax", help="Skip the cell relaxations.")] = (
@@ -466,18 +471,21 @@ def forcefield_audit(
     ),
     threads: Annotated[int | None, typer.Option(help="torch threads.")] = None,
 ) -> None:
-    """Audit force fields against DFT: force/energy/stress errors, stretching frequencies, cell."""
+    """Audit force fields against DFT: force/energy/stress errors, stretching frequencies, Gamma
+    phonons, cell."""
     from ionraman.forcefields.audit import run_audit, shipped_scf_dir
 
     files = frames or [shipped_scf_dir() / "heldout" / "labelled.extxyz"]
-    result = run_audit(files, model, stretch or (), out, delta_A=delta, relax=not no_relax,
-                       threads=threads, log=sys.stderr)
+    result = run_audit(files, model, stretch or (), out, phonons=phonons or (), delta_A=delta,
+                       relax=not no_relax, threads=threads, log=sys.stderr)
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         _echo(result.errors_table().round(1).to_string(index=False))
         if result.stretch:
             _echo(result.stretch_table().round(1).to_string(index=False))
+        if result.phonons:
+            _echo(result.phonon_table().round(1).to_string(index=False))
         if result.cell:
             _echo(pd.DataFrame(result.cell).round(3).to_string(index=False))
     for name, why in result.failures.items():
@@ -499,6 +507,12 @@ def forcefield_train(
     finetune_from: Annotated[
         Path | None, typer.Option(help="Start from this nep.txt (e.g. a teacher's student).")
     ] = None,
+    pretrain: Annotated[
+        list[Path] | None,
+        typer.Option("--pretrain", help="Frames labelled by a universal model: pre-train on "
+                     "them, then fine-tune on the DFT frames (repeatable; "
+                     "scripts/pretrain_pool.py)."),
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 300,
     zbl: Annotated[
         float | None, typer.Option(help="Add ZBL repulsion below this distance, A (e.g. 1.8).")
@@ -517,10 +531,16 @@ def forcefield_train(
     hyper = replace(NEPHyperparameters(), epochs=epochs, zbl_outer_A=zbl, neuron=neuron,
                     lambda_v=lambda_v)
     nep = train_student(labelled, out, hyper, test_files=test or (),
-                        finetune_from=finetune_from, seed=seed, threads=threads)
+                        finetune_from=finetune_from, pretrain_files=pretrain or (), seed=seed,
+                        threads=threads)
     import json
 
     meta = json.loads((out / "student.json").read_text())
+    if meta.get("pretrain"):
+        pre = meta["pretrain"]
+        _echo(f"pre-trained on {pre['n_train_frames']} frames ({pre['teacher']['name']}): "
+              f"held-out force RMSE {pre['test_errors']['all']['force_rmse_meV_A']:.1f} meV/A"
+              if pre["test_errors"] else f"pre-trained on {pre['n_train_frames']} frames")
     train_err = meta["train_errors"]
     _echo(f"student -> {nep} ({meta['n_train_frames']} frames, {meta['train_seconds']:.0f} s; "
           f"training force RMSE {train_err['force_rmse_meV_A']:.1f} meV/A)")

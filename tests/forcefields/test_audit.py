@@ -2,55 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.calculators.calculator import Calculator, all_changes
-from ase.calculators.singlepoint import SinglePointCalculator
-from ase.neighborlist import neighbor_list
 
 from ionraman.errors import InputError
 from ionraman.forcefields import audit
-from ionraman.forcefields.registry import register_force_field, unregister_force_field
 
-
-class BondSprings(Calculator):
-    """E = ½ k Σ (|r_XS| − r0)² over the Sb–S bonds of a reference structure (fixed pairs)."""
-
-    implemented_properties = ("energy", "forces", "stress")
-
-    def __init__(self, reference: Atoms, k: float, **kwargs) -> None:
-        super().__init__(**kwargs)
-        i, j, d = neighbor_list("ijD", reference, 3.0)
-        keep = (np.array(reference.get_chemical_symbols())[i] == "Sb") & (
-            np.array(reference.get_chemical_symbols())[j] == "S")
-        self.pairs = list(zip(i[keep], j[keep], strict=True))
-        self.r0 = np.linalg.norm(d[keep], axis=1)
-        self.shifts = d[keep] - (reference.positions[j[keep]] - reference.positions[i[keep]])
-        self.k = k
-
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        pos = self.atoms.positions
-        energy, forces = 0.0, np.zeros_like(pos)
-        for (a, b), r0, shift in zip(self.pairs, self.r0, self.shifts, strict=True):
-            v = pos[b] + shift - pos[a]
-            r = np.linalg.norm(v)
-            energy += 0.5 * self.k * (r - r0) ** 2
-            f = -self.k * (r - r0) * v / r
-            forces[b] += f
-            forces[a] -= f
-        self.results = {"energy": energy, "forces": forces, "stress": np.zeros(6)}
-
-
-@pytest.fixture
-def springs(t16: Atoms) -> Iterator[str]:
-    register_force_field("test-springs", lambda: BondSprings(t16, k=15.0), kind="custom",
-                         overwrite=True)
-    yield "test-springs"
-    unregister_force_field("test-springs")
+from .conftest import BondSprings, labelled_by
 
 
 def test_stretch_coordinates_of_t_na3sbs4(t16: Atoms) -> None:
@@ -89,19 +48,6 @@ def test_stretch_frequencies_of_bond_springs_are_analytic(t16: Atoms) -> None:
         audit.stretch_modes("x", coords, masses, forces[:-1], 0.01)
 
 
-def _labelled(frames: list[Atoms], calc, force_shift: float = 0.0, energy_shift: float = 0.0
-              ) -> list[Atoms]:
-    out = []
-    for a in frames:
-        b = a.copy()
-        b.calc = calc
-        e, f = b.get_potential_energy(), b.get_forces()
-        b.calc = SinglePointCalculator(b, energy=e + energy_shift, forces=f + force_shift,
-                                       stress=np.zeros(6))
-        out.append(b)
-    return out
-
-
 def test_audit_against_a_known_reference(t16: Atoms, springs: str) -> None:
     rng = np.random.default_rng(0)
     frames = []
@@ -111,9 +57,9 @@ def test_audit_against_a_known_reference(t16: Atoms, springs: str) -> None:
         frames.append(a)
     # "DFT" = the springs with every force component shifted by 0.1 eV/Å and energy by 5 eV:
     # the force RMSE is exactly 100 meV/Å, the composition-centred energy error zero
-    reference = _labelled(frames, BondSprings(t16, 15.0), force_shift=0.1, energy_shift=5.0)
+    reference = labelled_by(frames, BondSprings(t16, 15.0), force_shift=0.1, energy_shift=5.0)
     coords, masses, _ = audit.stretch_coordinates(t16)
-    stiffer = [_labelled([a], BondSprings(t16, 15.0 * 1.1))[0].get_forces()
+    stiffer = [labelled_by([a], BondSprings(t16, 15.0 * 1.1))[0].get_forces()
                for a in audit.displaced_structures(t16, coords, 0.01)]
     result = audit.audit_force_fields(
         [springs, "no-such-model"], reference, {"t16": t16}, dft_stretch={"t16": stiffer},

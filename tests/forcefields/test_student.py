@@ -76,6 +76,27 @@ def test_train_student_on_dft_labels(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="held out"):
         train_student([train], tmp_path / "again", hyper, test_files=[train])
 
+    # two stages: pre-training on frames labelled by a model, then fine-tuning on the DFT ones
+    from ionraman.forcefields import load_force_field
+    from ionraman.forcefields.distill import label_frames
+
+    pool = [a.copy() for a in same[:2]]
+    for a in pool:
+        a.info["REF_source"] = "nep-na-sb-w-s (test)"
+    label_frames(pool, tmp_path / "pool.extxyz", lambda: load_force_field("nep-na-sb-w-s"))
+    staged = train_student([train], tmp_path / "staged", hyper, test_files=[test],
+                           pretrain_files=[tmp_path / "pool.extxyz"])
+    meta = json.loads((tmp_path / "staged" / "student.json").read_text())
+    assert meta["finetune_from"]["path"] == str(tmp_path / "staged" / "pretrain" / "nep.txt")
+    assert meta["pretrain"]["n_train_frames"] == 2
+    assert meta["pretrain"]["teacher"]["name"] == "nep-na-sb-w-s (test)"
+    assert meta["pretrain"]["test_errors"]["all"]["n_frames"] == 1
+    assert "pre-trained on 2 frames labelled by nep-na-sb-w-s" in meta["description"]
+    assert meta["teacher"]["name"] == "DFT" and staged.is_file()
+    with pytest.raises(InputError, match="exclude each other"):
+        train_student([train], tmp_path / "both", hyper, finetune_from=nep,
+                      pretrain_files=[tmp_path / "pool.extxyz"])
+
     # one active-learning step on top of it: student MD, then one frame per system to label
     from typer.testing import CliRunner
 

@@ -1,7 +1,8 @@
-"""Audit force fields against first principles: forces, stresses, stretching modes, cell.
+"""Audit force fields against first principles: forces, stresses, stretching modes, Γ phonons,
+cell.
 
 Every model in the chain is checked against DFT, never only against the model it was distilled
-from. Three measurements, each with the same definitions for DFT and for every model:
+from. Four measurements, each with the same definitions for DFT and for every model:
 
 * **Frame errors** on DFT-labelled structures (extxyz with ``energy``/``forces``/``stress``, e.g.
   ``ionraman reference forces`` output): force RMSE and MAE over all Cartesian components and per
@@ -15,6 +16,10 @@ from. Three measurements, each with the same definitions for DFT and for every m
   their in/out-of-phase combinations. Clamping the other atoms shifts a frequency by the
   coupling to them, the same for DFT and a model, so the comparison is like for like; the
   breathing mode is the one with the largest overlap with the in-phase breathing of all units.
+* **Γ-point phonons** of a small cell (:mod:`ionraman.forcefields.phonons`): all 3N modes from
+  phonopy's symmetry-reduced displacements, labelled by irrep, paired with DFT's by irrep; the
+  A1 stretching mode (the Raman band of the anion) and the largest deviations of the stretching
+  and the other optical modes.
 * **Cell**: the pressure at the given (experimental) cell, DFT and model, and the model's
   relaxed volume relative to that cell.
 
@@ -40,6 +45,7 @@ from ase.neighborlist import neighbor_list
 
 from ionraman._io import write_json_atomic
 from ionraman.errors import InputError
+from ionraman.forcefields.phonons import GammaModes, gamma_displacements, gamma_modes
 
 TETRAHEDRAL_CENTRES = ("Sb", "P", "W", "Ge", "Sn", "Si", "As", "Mo")
 """Centres of the tetrahedral anions whose stretching modes are audited."""
@@ -278,6 +284,8 @@ class AuditResult:
         One per model.
     stretch : dict of str to list of StretchModes
         Per structure name: DFT first, then every model.
+    phonons : dict of str to list of GammaModes
+        Per structure name: Γ-point modes, DFT first, then every model.
     cell : list of dict
         Per structure and model: ``pressure_GPa`` at the given cell (DFT and model) and the
         model's ``relaxed_volume_ratio`` (relaxed / given).
@@ -289,6 +297,7 @@ class AuditResult:
 
     frames: list[FrameErrors] = field(default_factory=list)
     stretch: dict[str, list[StretchModes]] = field(default_factory=dict)
+    phonons: dict[str, list[GammaModes]] = field(default_factory=dict)
     cell: list[dict[str, Any]] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -327,6 +336,28 @@ class AuditResult:
                 rows.append(row)
         return pd.DataFrame(rows)
 
+    def phonon_table(self) -> pd.DataFrame:
+        """One row per structure and source: the A1 stretching mode and the largest deviations
+        from DFT of the stretching (≥ 250 cm⁻¹) and the other optical modes (paired with DFT's
+        in ascending order, :func:`paired_frequencies`)."""
+        rows = []
+        for name, modes in self.phonons.items():
+            dft = next((m for m in modes if m.source == "DFT"), None)
+            for m in modes:
+                row: dict[str, Any] = {"structure": name, "source": m.source,
+                                       "A1_stretch_cm1": m.a1_stretch_cm1}
+                if dft is not None:
+                    f, g = paired_frequencies(m, dft)
+                    stretch, other = g >= 250.0, (g > 20.0) & (g < 250.0)
+                    row["A1_stretch_dev_pct"] = 100 * (m.a1_stretch_cm1 / dft.a1_stretch_cm1 - 1)
+                    row["stretch_max_abs_dev_pct"] = (
+                        float(100 * np.max(np.abs(f[stretch] / g[stretch] - 1)))
+                        if stretch.any() else None)
+                    row["other_optical_max_abs_dev_cm1"] = (
+                        float(np.max(np.abs(f[other] - g[other]))) if other.any() else None)
+                rows.append(row)
+        return pd.DataFrame(rows)
+
     def recommendation(self) -> str:
         """The universal model with the lowest force RMSE, and the best model overall."""
         kinds = self.metadata.get("kinds", {})
@@ -343,53 +374,60 @@ class AuditResult:
     def to_json(self) -> dict[str, Any]:
         return {"frames": [asdict(e) for e in self.frames],
                 "stretch": {k: [asdict(m) for m in v] for k, v in self.stretch.items()},
+                "phonons": {k: [asdict(m) for m in v] for k, v in self.phonons.items()},
                 "cell": self.cell, "failures": self.failures, "metadata": self.metadata,
                 "recommendation": self.recommendation()}
 
     def write(self, out: str | os.PathLike[str]) -> Path:
-        """Write ``audit.json``, ``errors.csv``, ``stretch.csv``, ``cell.csv`` and
-        ``parity.png`` (if plotted) into ``out``; returns ``out``."""
+        """Write ``audit.json``, ``errors.csv``, ``stretch.csv``, ``phonons.csv``, ``cell.csv``
+        and ``parity.png`` (if plotted) into ``out``; returns ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "audit.json", self.to_json())
         self.errors_table().to_csv(out / "errors.csv", index=False)
         self.stretch_table().to_csv(out / "stretch.csv", index=False)
+        self.phonon_table().to_csv(out / "phonons.csv", index=False)
         pd.DataFrame(self.cell).to_csv(out / "cell.csv", index=False)
         return out
 
 
-def dft_stretch_reference(
-    atoms: Atoms, records: str | os.PathLike[str], workdir: str | os.PathLike[str],
-    settings: Any = None, delta_A: float = 0.01, log: Any = None,
-) -> tuple[list[np.ndarray], float | None]:
-    """DFT forces of :func:`displaced_structures` of ``atoms`` and the DFT pressure at its cell.
+def paired_frequencies(modes: GammaModes, reference: GammaModes) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies of ``modes`` and ``reference`` (cm⁻¹) paired in ascending order.
 
-    QE pw.x through the resumable labeller (``task="scf"``): the displaced structures and then
-    ``atoms`` itself, records in ``records/results``, raw runs in ``workdir``. With the records
-    present nothing is computed (no QE needed).
+    Pairing by irrep fails where a model splits a degenerate pair by more than phonopy's
+    degeneracy tolerance (its labels are then missing); ascending order is robust, and where
+    two modes swap order it understates a deviation by at most their spacing."""
+    f, g = np.sort(modes.frequencies_cm1), np.sort(reference.frequencies_cm1)
+    if len(f) != len(g):
+        raise InputError(f"{modes.source}: {len(f)} modes, DFT has {len(g)}")
+    return f, g
+
+
+def dft_forces(
+    structures: Sequence[Atoms], records: str | os.PathLike[str],
+    workdir: str | os.PathLike[str], settings: Any = None, log: Any = None,
+) -> list[Atoms]:
+    """DFT single points (energy, forces, stress) of ``structures``, resumable and recorded.
+
+    QE pw.x through the resumable labeller (``task="scf"``): ``records/structures.extxyz`` (the
+    inputs), one record per structure in ``records/results``, raw runs in ``workdir``. With the
+    records present nothing is computed (no QE needed).
 
     Returns
     -------
-    forces : list of ndarray, shape (n_atoms, 3)
-        eV/Å, in the order of :func:`displaced_structures`.
-    pressure_GPa : float or None
-        −tr(σ)/3 of ``atoms`` (None if the run printed no stress).
+    list of ase.Atoms
+        The labelled structures (``SinglePointCalculator``), in input order.
     """
     from ase.io import read, write
 
     from ionraman._io import atomic_path
     from ionraman.polarizability.reference.labels import OUTPUT_NAME, RESULTS_DIR, label_structures
 
-    coords, _, _ = stretch_coordinates(atoms)
-    itself = atoms.copy()
-    itself.calc = None
-    itself.info = {"audit": "reference cell", "name": str(atoms.info.get("name", ""))}
-    structures = [*displaced_structures(atoms, coords, delta_A), itself]
     records = Path(records)
     records.mkdir(parents=True, exist_ok=True)
     path = records / "structures.extxyz"
     with atomic_path(path) as tmp:
-        write(tmp, structures, format="extxyz")
+        write(tmp, list(structures), format="extxyz")
     report = label_structures(path, records / OUTPUT_NAME, workdir, settings, task="scf",
                               results_dir=records / RESULTS_DIR, log=log)
     if report.failed or report.pending:
@@ -399,6 +437,30 @@ def dft_stretch_reference(
     if len(labelled) != len(structures):
         raise InputError(f"{records / OUTPUT_NAME}: {len(labelled)} labelled structures, "
                          f"expected {len(structures)}")
+    return labelled
+
+
+def dft_stretch_reference(
+    atoms: Atoms, records: str | os.PathLike[str], workdir: str | os.PathLike[str],
+    settings: Any = None, delta_A: float = 0.01, log: Any = None,
+) -> tuple[list[np.ndarray], float | None]:
+    """DFT forces of :func:`displaced_structures` of ``atoms`` and the DFT pressure at its cell.
+
+    :func:`dft_forces` of the displaced structures and then ``atoms`` itself.
+
+    Returns
+    -------
+    forces : list of ndarray, shape (n_atoms, 3)
+        eV/Å, in the order of :func:`displaced_structures`.
+    pressure_GPa : float or None
+        −tr(σ)/3 of ``atoms`` (None if the run printed no stress).
+    """
+    coords, _, _ = stretch_coordinates(atoms)
+    itself = atoms.copy()
+    itself.calc = None
+    itself.info = {"audit": "reference cell", "name": str(atoms.info.get("name", ""))}
+    labelled = dft_forces([*displaced_structures(atoms, coords, delta_A), itself], records,
+                          workdir, settings, log)
     stress = labelled[-1].calc.results.get("stress")
     pressure = None if stress is None else float(-np.mean(np.asarray(stress).ravel()[[0, 4, 8]]
                                                           if np.size(stress) == 9
@@ -414,6 +476,8 @@ def audit_force_fields(
     *,
     dft_stretch: dict[str, Sequence[np.ndarray]] | None = None,
     dft_pressure_GPa: dict[str, float] | None = None,
+    phonon_structures: dict[str, Atoms] | None = None,
+    dft_phonons: dict[str, Sequence[np.ndarray]] | None = None,
     delta_A: float = 0.01,
     relax: bool = True,
     threads: int | None = None,
@@ -434,6 +498,11 @@ def audit_force_fields(
         :func:`dft_stretch_forces`).
     dft_pressure_GPa : dict of str to float, optional
         DFT pressure at each stretch structure's cell (GPa), for the cell table.
+    phonon_structures : dict of str to ase.Atoms, optional
+        Structures (by name) whose Γ-point modes are compared; each needs ``dft_phonons``.
+    dft_phonons : dict of str to list of ndarray
+        Per structure, the DFT forces of
+        :func:`ionraman.forcefields.phonons.gamma_displacements`.
     delta_A : float
         Displacement of the finite differences (Å).
     relax : bool
@@ -461,6 +530,13 @@ def audit_force_fields(
         if name not in dft_stretch:
             raise InputError(f"stretch structure {name!r}: no DFT forces of its displacements")
         result.stretch[name] = [stretch_modes("DFT", coords, masses, dft_stretch[name], delta_A)]
+    phonon_structures = phonon_structures or {}
+    displaced_gamma = {}
+    for name, atoms in phonon_structures.items():
+        if name not in (dft_phonons or {}):
+            raise InputError(f"phonon structure {name!r}: no DFT forces of its displacements")
+        displaced_gamma[name] = gamma_displacements(atoms, delta_A)
+        result.phonons[name] = [gamma_modes("DFT", atoms, dft_phonons[name], delta_A)]
     for model in models:
         if log:
             print(f"[audit] {model}", file=log, flush=True)
@@ -496,6 +572,10 @@ def audit_force_fields(
             if relax:
                 row["relaxed_volume_ratio"] = relaxed_volume_ratio(atoms, calc)
             result.cell.append(row)
+        for name, displaced in displaced_gamma.items():
+            values, _ = predict(calc, displaced, stress=False)
+            result.phonons[name].append(gamma_modes(
+                model, phonon_structures[name], [v["forces"] for v in values], delta_A))
     return result
 
 
@@ -517,8 +597,9 @@ def relaxed_volume_ratio(atoms: Atoms, calc: BaseCalculator, fmax: float = 0.01,
 
 
 # --------------------------------------------------------------------------------- the verb
-DEFAULT_STRETCH_RECORDS = "stretch"
-"""Sub-folder of the shipped SCF records holding the DFT forces of the displaced structures."""
+STRETCH_RECORDS, PHONON_RECORDS = "stretch", "phonons"
+"""Sub-folders of the SCF records (``<records>/<sub-folder>/<structure>/``) holding the DFT forces
+of the stretch and of the Γ-phonon displacements."""
 
 
 def shipped_scf_dir() -> Path:
@@ -532,6 +613,7 @@ def run_audit(
     stretch: Sequence[str] = (),
     out: str | os.PathLike[str] | None = None,
     *,
+    phonons: Sequence[str] = (),
     records: str | os.PathLike[str] | None = None,
     workdir: str | os.PathLike[str] = "out/dft/scf_work",
     settings: Any = None,
@@ -553,9 +635,12 @@ def run_audit(
         Built-in structure names or files whose stretching modes are compared.
     out : path-like, optional
         Where the tables and ``audit.json`` go (see :meth:`AuditResult.write`).
+    phonons : sequence of str
+        Built-in structure names or files whose Γ-point modes are compared (needs phonopy).
     records : path-like, optional
-        Records of the DFT forces of the displaced structures (default: the shipped ones,
-        ``<records>/<name>/``); missing ones are computed with QE.
+        Records of the DFT forces of the displaced structures, ``<records>/stretch/<name>/`` and
+        ``<records>/phonons/<name>/`` (default: the shipped ones, :func:`shipped_scf_dir`);
+        missing ones are computed with QE.
     workdir : path-like
         Raw QE runs of missing records.
     settings : QESettings, optional
@@ -579,25 +664,32 @@ def run_audit(
         reference_values(got)  # every frame labelled, or a one-line error now
         frames += got
     symbols = {s for a in frames for s in a.get_chemical_symbols()}
-    structures = {}
-    for name in stretch:
-        atoms = load_structure(name)
-        structures[Path(name).stem if Path(name).exists() else name] = atoms
-        symbols |= set(atoms.get_chemical_symbols())
+    structures, gamma = {}, {}
+    for names, into in ((stretch, structures), (phonons, gamma)):
+        for name in names:
+            atoms = load_structure(name)
+            into[Path(name).stem if Path(name).exists() else name] = atoms
+            symbols |= set(atoms.get_chemical_symbols())
     if models is None:
         specs = [get_force_field(name) for name in list_force_fields()]
         models = [s.name for s in specs if s.kind in ("universal", "student")
                   and (s.elements is None or symbols <= set(s.elements))]
     settings = settings or QESettings(kspacing_inv_A=0.5)
-    records_dir = (Path(records) if records is not None
-                   else shipped_scf_dir() / DEFAULT_STRETCH_RECORDS)
-    dft_forces, pressures = {}, {}
+    records_dir = Path(records) if records is not None else shipped_scf_dir()
+    stretch_forces, pressures = {}, {}
     for name, atoms in structures.items():
-        dft_forces[name], pressures[name] = dft_stretch_reference(
-            atoms, records_dir / name, workdir, settings, delta_A, log=log
+        stretch_forces[name], pressures[name] = dft_stretch_reference(
+            atoms, records_dir / STRETCH_RECORDS / name, workdir, settings, delta_A, log=log
         )
-    result = audit_force_fields(models, frames, structures, dft_stretch=dft_forces,
-                                dft_pressure_GPa=pressures, delta_A=delta_A, relax=relax,
+    gamma_forces = {
+        name: [a.get_forces() for a in dft_forces(gamma_displacements(atoms, delta_A),
+                                                  records_dir / PHONON_RECORDS / name, workdir,
+                                                  settings, log)]
+        for name, atoms in gamma.items()
+    }
+    result = audit_force_fields(models, frames, structures, dft_stretch=stretch_forces,
+                                dft_pressure_GPa=pressures, phonon_structures=gamma,
+                                dft_phonons=gamma_forces, delta_A=delta_A, relax=relax,
                                 threads=threads, log=log)
     result.metadata["frame_files"] = [str(f) for f in frame_files]
     result.metadata["qe_settings"] = settings.physics("scf")

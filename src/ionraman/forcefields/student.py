@@ -12,15 +12,19 @@ student:
    them all) and Σ n_s μ_s is subtracted from every frame before training. The student's
    energies therefore equal DFT's up to a constant per composition, which no MD sees; μ_s are
    recorded in ``student.json``.
-2. **Training** with torchnep (:func:`ionraman.forcefields.nep.train_nep`), from random weights or
-   fine-tuned from an existing ``nep.txt`` (e.g. a student of a universal model: teacher
-   pre-training, then DFT fine-tuning).
+2. **Training** with torchnep (:func:`ionraman.forcefields.nep.train_nep`), from random weights,
+   fine-tuned from an existing ``nep.txt``, or in two stages: pre-training on many frames
+   labelled by a universal model (``pretrain_files``, e.g. ``scripts/pretrain_pool.py``), then
+   fine-tuning on the DFT frames. A few dozen DFT frames fix what the universal model gets wrong;
+   the pre-training supplies the coverage that so few frames lack (measured in
+   ``ionraman/data/forcefields/README.md``).
 3. **Errors** on held-out DFT frames (never trained on), overall and per group (phase and
    temperature), with :mod:`ionraman.forcefields.audit`'s definitions.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import defaultdict
@@ -126,7 +130,9 @@ def train_student(
     test_files: Sequence[str | os.PathLike[str]] = (),
     elements: Sequence[str] | None = None,
     finetune_from: str | os.PathLike[str] | None = None,
+    pretrain_files: Sequence[str | os.PathLike[str]] = (),
     description: str | None = None,
+    teacher: str = "DFT",
     seed: int = 0,
     threads: int | None = 1,
 ) -> Path:
@@ -148,8 +154,14 @@ def train_student(
         :func:`ionraman.forcefields.distill.element_order`; with ``finetune_from`` its order).
     finetune_from : path-like, optional
         Start from this ``nep.txt`` (same descriptor settings and elements).
+    pretrain_files : sequence of path-like
+        Frames labelled by a universal model: first a student of those is trained in
+        ``out/pretrain`` (a student directory itself, errors on ``test_files`` included), then
+        fine-tuned on ``train_files``. Excludes ``finetune_from``.
     description : str, optional
         One line for the registry listing.
+    teacher : str
+        What labelled ``train_files`` (``student.json`` ``teacher.name``).
     seed, threads
         Training seed and torch threads.
 
@@ -165,6 +177,20 @@ def train_student(
     frames = read_labelled(train_files)
     test = read_labelled(test_files) if test_files else []
     symbols = sorted({s for a in frames for s in a.get_chemical_symbols()})
+    pretrain = None
+    if pretrain_files:
+        if finetune_from is not None:
+            raise InputError("pre-training and --finetune-from exclude each other: the "
+                             "pre-trained student is the start of the fine-tuning")
+        pool = read_labelled(pretrain_files)
+        elements = elements or element_order(
+            symbols + [s for a in pool for s in a.get_chemical_symbols()])
+        codes = _label_codes(pool)
+        finetune_from = train_student(
+            pretrain_files, out / "pretrain", hyper, test_files=test_files, elements=elements,
+            teacher=", ".join(codes), seed=seed, threads=threads,
+            description=f"pre-training on {len(pool)} frames labelled by {', '.join(codes)}")
+        pretrain = json.loads((out / "pretrain" / STUDENT_META).read_text())
     if finetune_from is not None:
         elements = list(nep_elements(finetune_from))
     elements = list(elements) if elements else element_order(symbols)
@@ -194,9 +220,12 @@ def train_student(
         "format": STUDENT_FORMAT,
         "description": description or (
             f"NEP student trained on {len(frames)} DFT (QE PBE) frames of {', '.join(systems)}"
+            + (f", pre-trained on {pretrain['n_train_frames']} frames labelled by "
+               f"{pretrain['teacher']['name']}" if pretrain else "")
         ),
         "elements": list(nep_elements(out / "nep.txt")),
-        "teacher": {"name": "DFT", "kind": "dft", "code": _label_codes(frames)},
+        "teacher": {"name": teacher, "kind": "dft" if teacher == "DFT" else "model",
+                    "code": _label_codes(frames)},
         "labels": [{"path": str(p), "sha256": file_sha256(p), "n_frames": len(read(p, ":"))}
                    for p in train_files],
         "test": [{"path": str(p), "sha256": file_sha256(p)} for p in test_files],
@@ -206,6 +235,10 @@ def train_student(
         "hyper": hyper.as_dict(),
         "finetune_from": None if finetune_from is None else {
             "path": str(finetune_from), "sha256": file_sha256(finetune_from)},
+        "pretrain": None if pretrain is None else {
+            k: pretrain[k] for k in ("description", "teacher", "labels", "n_train_frames",
+                                     "energy_references_eV", "train_seconds", "train_errors",
+                                     "test_errors", "nep_sha256")},
         "seed": seed,
         "train_seconds": seconds,
         "train_errors": student_errors_by_group(out / "nep.txt", frames)["all"],
