@@ -13,6 +13,11 @@ from typing import Annotated
 import typer
 
 from ionraman.errors import IonramanError
+
+try:  # typer >= 0.22 carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_errors
 from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD
 
 app = typer.Typer(
@@ -88,6 +93,16 @@ def spectrum(
         f"spectrum: {len(result.wavenumber_cm1)} bins, resolution {result.resolution_cm1:.3g} cm^-1"
         f" -> {out}/spectrum.csv, {out}/spectrum.png"
     )
+    _note_assumed_order(series, result.metadata["input"]["series_metadata"], out)
+
+
+def _note_assumed_order(series: Path, meta: dict, out: Path) -> None:
+    """Say which component order was assumed for a table without component names."""
+    if str(meta.get("component_order_source", "")).startswith("assumed"):
+        _echo(
+            f"note: {series} names no components; assumed order {meta['component_order']} "
+            f"(recorded in {out}/spectrum.h5); name the columns in a header or give --order"
+        )
 
 
 @app.command()
@@ -711,16 +726,30 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code.
 
-    User errors exit with code 2 and a one-line ``error: ...`` message on stderr.
+    User errors, parser errors included (a bad option value, a missing argument), exit with code
+    2 and a one-line ``error: ...`` message on stderr.
     """
     try:
-        app(args=argv)  # standalone mode: raises SystemExit on success and on usage errors
-    except IonramanError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        code = app(args=argv, standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
         return 2
+    except click_errors.UsageError as exc:
+        return _error(exc.format_message())
+    except IonramanError as exc:
+        return _error(str(exc))
+    except typer.Abort:
+        return _error("aborted")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _error(message: str) -> int:
+    """Print ``error: <message>`` as one line on stderr; return the exit code 2."""
+    one_line = " ".join(message.split())
+    typer.echo(f"error: {one_line}", err=True)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1277,6 +1277,15 @@ def _components_to_matrix(
         raise InputError(f"{path}: {exc}") from None
 
 
+def _order_source(used: str, order: str | None) -> str:
+    """How the component order of a 6/9-column table was fixed (recorded in the metadata)."""
+    if used.startswith("header"):
+        return "header"
+    if order is not None:
+        return "order argument"
+    return "assumed default (no component names in a header, no order given)"
+
+
 def _read_text_series(path: Path) -> tuple[np.ndarray, list[str] | None]:
     try:
         text = path.read_text()
@@ -1341,7 +1350,9 @@ def read_polarizability_series(
     order
         Component order of 6/9-column data (a key of
         :data:`ionraman.conventions.COMPONENT_ORDERS`); default ``"ase-voigt"`` for 6 columns,
-        ``"row-major-9"`` for 9.
+        ``"row-major-9"`` for 9. The metadata records the order used (``component_order``) and
+        how it was fixed (``component_order_source``: ``"header"``, ``"order argument"`` or
+        ``"assumed default ..."`` for a table without component names and no ``order``).
 
     Returns
     -------
@@ -1410,6 +1421,7 @@ def read_polarizability_series(
                 raise InputError(f"{path}: need at least 2 frames, got {cols.shape[0]}")
             _check_finite(cols if times is None else np.column_stack([times, cols]), path)
             data, meta["component_order"] = _components_to_matrix(cols, order, names, path)
+            meta["component_order_source"] = _order_source(meta["component_order"], order)
         assert data is not None
         if data.shape[0] < 2:
             raise InputError(f"{path}: need at least 2 frames, got {data.shape[0]}")

@@ -64,6 +64,7 @@ from ionraman.md.thermostat import (
     restore_integrator_state,
     thermalize,
 )
+from ionraman.validate import check_output_file
 
 log = logging.getLogger("ionraman.md")
 
@@ -259,6 +260,7 @@ def simulate(
     atoms = _as_atoms(structure)
     spec = _registered_spec(settings.force_field) if loaded is None else loaded.spec
     _validate(atoms, spec, _source_name(structure))
+    check_output_file(out, "output store")
     fingerprint = _fingerprint(settings, atoms)
 
     ckpt: Checkpoint | None = None
@@ -735,10 +737,10 @@ def _validate(atoms: Atoms, spec: ForceFieldSpec | None, source: str) -> None:
             check_elements(spec, atoms.get_chemical_symbols())  # names the force field
         except InputError as exc:
             raise InputError(f"{source}: {exc}; choose another force field") from None
-    # Close contacts are the distance guard's business (and a crafted test case); only
-    # coincident atoms are rejected here.
+    # Close contacts are the distance guard's business; only overlapping atoms (closer than
+    # conventions.MIN_INTERATOMIC_DISTANCE_A) and vacuum gaps are rejected here.
     elements = spec.elements if spec is not None else None
-    validate_structure(atoms, supported_elements=elements, min_distance_A=0.1, source=source)
+    validate_structure(atoms, supported_elements=elements, source=source)
 
 
 def _registered_spec(name: str) -> ForceFieldSpec | None:

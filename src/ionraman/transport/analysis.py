@@ -32,7 +32,12 @@ from ionraman._io import (
 )
 from ionraman.conventions import FS_PER_PS, UNITS
 from ionraman.errors import InputError
-from ionraman.transport._source import TrajectoryLike, open_source, select_atoms
+from ionraman.transport._source import (
+    TrajectoryLike,
+    check_trajectory,
+    open_source,
+    select_atoms,
+)
 from ionraman.transport.conductivity import (
     haven_ratio,
     nernst_einstein_conductivity,
@@ -51,6 +56,7 @@ from ionraman.transport.hopping import DEFAULT_SITE_RADIUS_A, HoppingResult, hop
 from ionraman.transport.msd import MSDResult, msd_from_store
 from ionraman.transport.unwrap import unwrap_to_store
 from ionraman.transport.vanhove import VanHoveResult, non_gaussian_parameter, self_van_hove
+from ionraman.validate import check_nonzero, check_output_dir, check_temperature
 
 
 @dataclass
@@ -336,8 +342,9 @@ def analyse_diffusion(
         raise InputError(
             f"linearity_z_max = {linearity_z_max!r}: expected a positive number or None"
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir)
+    temperature_k = check_temperature(temperature_k, "temperature_k")
+    charge = check_nonzero(charge, "charge", "e")
     params = {
         "species": species,
         "temperature_K": temperature_k,
@@ -365,7 +372,10 @@ def analyse_diffusion(
         symbols_all = list(traj.symbols)
         mobile_idx = select_atoms(symbols_all, species)
         if temperature_k is None:
-            temperature_k = traj.metadata.get("temperature_K")
+            temperature_k = check_temperature(
+                traj.metadata.get("temperature_K"), f"{source_name}: temperature_K"
+            )
+        check_trajectory(traj, source_name)
         all_atoms = np.arange(traj.n_atoms)
         with unwrap_to_store(
             traj,
@@ -529,6 +539,7 @@ def analyse_diffusion(
         files=files,
         info=_clean(json.loads(json.dumps(info, default=json_default_str))),
     )
+    out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "msd.csv", msd.to_dataframe(max_rows=msd_rows).to_csv(index=False))
     if vh is not None:
         write_text_atomic(out / "vanhove.csv", vh.to_dataframe().to_csv(index=False))
