@@ -19,6 +19,7 @@ try:  # typer >= 0.22 carries its own copy of click
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_errors
 from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD
+from ionraman.validate import check_count, check_nonzero, check_output_file, check_temperature
 
 app = typer.Typer(
     name="ionraman",
@@ -74,6 +75,7 @@ def spectrum(
     """Raman spectra (powder channels, optional single-crystal geometries) of an α series."""
     from ionraman.spectra import spectrum_from_file
 
+    check_temperature(temperature, "--temperature")
     if quantum_correction != "none" and temperature is None:
         quantum_correction = "none"
         _echo("note: no --temperature given, so no quantum correction is applied")
@@ -154,6 +156,7 @@ def compare(
     """Compare a measured Raman spectrum with a simulated one (overlay PNG, peak table, metrics)."""
     from ionraman.spectra.compare_files import compare_main, parse_band, parse_range_cm1
 
+    check_temperature(temperature, "--temperature")
     result = compare_main(
         measured,
         simulated,
@@ -209,6 +212,8 @@ def diffusion(
     """Mean squared displacement, diffusion coefficient (kinisi), conductivity and mechanism."""
     from ionraman.transport import analyse_diffusion
 
+    check_temperature(temperature, "--temperature")
+    check_nonzero(charge, "--charge", "e")
     result = analyse_diffusion(
         trajectory,
         out,
@@ -244,6 +249,7 @@ def md(
     from ionraman.md import parse_time_ps, run_md
     from ionraman.structures import load_structure, make_supercell
 
+    check_temperature(temperature, "--temperature")
     atoms = load_structure(structure)
     if supercell:
         atoms = _apply_supercell(atoms, supercell, make_supercell)
@@ -336,6 +342,8 @@ def polarizability_fit(
 
     if kind not in ("cartesian", "bond"):
         raise InputError(f"--kind {kind!r}: expected 'cartesian' or 'bond'")
+    check_count(max_epochs, "--max-epochs")
+    check_output_file(out, "--out")
     if kind == "bond":
         from ionraman.polarizability.bond_model import fit_bond_model
 
@@ -384,6 +392,8 @@ def polarizability_predict(
     """Predict the polarizability series along a trajectory store (streamed in batches)."""
     from ionraman.polarizability.models import predict_store
 
+    check_count(threads, "--threads")
+    check_count(batch_frames, "--batch-frames")
     pred = predict_store(
         trajectory, model, batch_frames=batch_frames, write=write, dtype=dtype, threads=threads
     )
@@ -484,6 +494,7 @@ def forcefield_audit(
     """Audit force fields against DFT: force/energy/stress errors, stretching frequencies, cell."""
     from ionraman.forcefields.audit import run_audit, shipped_scf_dir
 
+    check_count(threads, "--threads")
     files = frames or [shipped_scf_dir() / "heldout" / "labelled.extxyz"]
     result = run_audit(files, model, stretch or (), out, delta_A=delta, relax=not no_relax,
                        threads=threads, log=sys.stderr)
@@ -529,6 +540,8 @@ def forcefield_train(
     from ionraman.forcefields.nep import NEPHyperparameters
     from ionraman.forcefields.student import train_student
 
+    check_count(threads, "--threads")
+    check_count(epochs, "--epochs")
     hyper = replace(NEPHyperparameters(), epochs=epochs, zbl_outer_A=zbl, neuron=neuron,
                     lambda_v=lambda_v)
     nep = train_student(labelled, out, hyper, test_files=test or (),
@@ -668,6 +681,9 @@ def forcefield_distill(
     from ionraman.md import parse_time_ps
 
     temps = tuple(temperatures or (500.0, 700.0, 900.0))
+    for t in temps:
+        check_temperature(t, "--temperatures")
+    check_count(threads, "--threads")
     settings = DistillSettings(
         teacher=teacher,
         temperatures_k=temps,

@@ -49,10 +49,14 @@ def check_temperature(value: float | None, what: str = "temperature") -> float |
     """
     if value is None:
         return None
-    t = _as_float(value, what, "K")
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = math.nan
     if not (math.isfinite(t) and 0 < t <= MAX_TEMPERATURE_K):
         raise InputError(
-            f"{what} = {value!r} K: expected a temperature with 0 < T <= {MAX_TEMPERATURE_K:g} K"
+            f"{what} = {value!r} K: expected a positive temperature, "
+            f"0 < T <= {MAX_TEMPERATURE_K:g} K"
         )
     return t
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
+from ionraman.conventions import MIN_INTERATOMIC_DISTANCE_A
 from ionraman.errors import InputError
 
 STORE_SUFFIXES = (".h5", ".hdf5")
@@ -173,10 +174,16 @@ def check_frames(positions: np.ndarray, cells: np.ndarray, first: int, source: s
         )
 
 
-def check_trajectory(traj: TrajectoryLike, source: str, chunk_frames: int = 1024) -> None:
+def check_trajectory(
+    traj: TrajectoryLike,
+    source: str,
+    *,
+    min_distance_A: float = MIN_INTERATOMIC_DISTANCE_A,
+    chunk_frames: int = 1024,
+) -> None:
     """Check a trajectory before any analysis: every frame passes :func:`check_frames` (read in
-    chunks) and frame 0 has no overlapping atoms
-    (:func:`ionraman.structures.validate.check_min_distance`)."""
+    chunks) and frame 0 has no two atoms closer than ``min_distance_A`` Å
+    (:func:`ionraman.structures.validate.check_min_distance`; 0 skips it)."""
     from ase import Atoms
 
     from ionraman.structures.validate import check_min_distance
@@ -186,7 +193,7 @@ def check_trajectory(traj: TrajectoryLike, source: str, chunk_frames: int = 1024
         check_frames(positions, cells[i0 : i0 + len(positions)], i0, source)
     first = traj.read("positions", 0, 1)[0]
     atoms = Atoms(numbers=traj.numbers, positions=first, cell=cells[0], pbc=True)
-    check_min_distance(atoms, source=f"{source}: frame 0")
+    check_min_distance(atoms, min_distance_A, source=f"{source}: frame 0")
 
 
 def symbols_to_numbers(symbols: Sequence[str]) -> np.ndarray:

@@ -30,7 +30,7 @@ from ionraman._io import (
     write_json_atomic,
     write_text_atomic,
 )
-from ionraman.conventions import FS_PER_PS, UNITS
+from ionraman.conventions import FS_PER_PS, MIN_INTERATOMIC_DISTANCE_A, UNITS
 from ionraman.errors import InputError
 from ionraman.transport._source import (
     TrajectoryLike,
@@ -290,6 +290,7 @@ def analyse_diffusion(
     msd_rows: int = 5000,
     tmp_dir: str | os.PathLike[str] | None = None,
     plot: bool = True,
+    min_distance_A: float = MIN_INTERATOMIC_DISTANCE_A,
 ) -> DiffusionResult:
     """Transport analysis of a trajectory; writes msd.csv, diffusion.json, msd.png, vanhove.csv.
 
@@ -333,6 +334,10 @@ def analyse_diffusion(
         MCMC seed (reproducible results).
     chunk_frames, msd_rows, tmp_dir, plot
         Streaming chunk, rows of msd.csv, location of temporary files, write msd.png.
+    min_distance_A : float
+        Refuse a trajectory whose frame 0 holds two atoms closer than this, Å (overlapping or
+        duplicated atoms); 0 turns the check off (ideal-gas test walkers). Every frame is also
+        checked for finite positions and a 3D cell before any analysis.
 
     Returns
     -------
@@ -375,7 +380,7 @@ def analyse_diffusion(
             temperature_k = check_temperature(
                 traj.metadata.get("temperature_K"), f"{source_name}: temperature_K"
             )
-        check_trajectory(traj, source_name)
+        check_trajectory(traj, source_name, min_distance_A=min_distance_A)
         all_atoms = np.arange(traj.n_atoms)
         with unwrap_to_store(
             traj,

@@ -36,7 +36,6 @@ reported before anything is written to the run directory.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
@@ -55,6 +54,7 @@ from pydantic import (
 )
 
 from ionraman.errors import InputError
+from ionraman.validate import check_temperature
 
 __all__ = [
     "AnalysisConfig",
@@ -246,9 +246,8 @@ def _check_temperatures(v: Sequence[float]) -> list[float]:
     temps = [float(t) for t in v]
     if not temps:
         raise ValueError("give at least one temperature")
-    bad = [t for t in temps if not (math.isfinite(t) and t > 0)]
-    if bad:
-        raise ValueError(f"temperatures must be positive (K), got {bad}")
+    for t in temps:
+        check_temperature(t, "temperature")
     if len(set(temps)) != len(temps):
         raise ValueError(f"temperatures must be unique, got {temps}")
     return sorted(temps)
@@ -957,11 +956,24 @@ def prepare(cfg: WorkflowConfig) -> list[PreparedCandidate]:
     return out
 
 
+def _read_measured_now(m: MeasuredSpectrumConfig, path: Path, field: str) -> None:
+    """Read (and select from) a measured spectrum at the start, not at the report stage."""
+    from ionraman.spectra.measured import read_measured, select_spectrum
+
+    try:
+        spectra = read_measured(path, temperature_k=m.temperature_K, laser_wavelength_nm=m.laser_nm)
+        if m.column is not None:
+            select_spectrum(spectra, m.column)
+    except InputError as exc:
+        raise InputError(f"{field}: {exc}") from None
+
+
 def _check_measured(cfg: WorkflowConfig) -> None:
     for k, m in enumerate(cfg.report.measured_spectra):
         p = cfg.resolve(m.path)
         if not p.is_file():
             raise InputError(f"report.measured_spectra[{k}].path: file {str(p)!r} not found")
+        _read_measured_now(m, p, f"report.measured_spectra[{k}]")
     if cfg.calibration.data is not None:
         p = cfg.resolve(cfg.calibration.data)
         if not p.is_file():
