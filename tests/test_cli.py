@@ -227,6 +227,10 @@ def test_bad_values_are_refused_before_any_work(args, needle, bad_inputs, tmp_pa
         ["compare", "{d}/negative.csv", "{d}/sim"],
         ["reference", "label", "{d}/overlap_pol.extxyz", "--code", "qe"],
         ["forcefield", "distill", "t-Na3SbS4"],
+        ["forcefield", "train", "{d}/overlap_pol.extxyz"],
+        ["forcefield", "audit", "{d}/overlap_pol.extxyz", "--no-relax"],
+        ["forcefield", "explore", "{d}/overlap_pol.extxyz", "t-Na3SbS4", "--train",
+         "{d}/overlap_pol.extxyz"],
     ],
 )
 def test_out_that_is_an_existing_file_is_refused_and_kept(args, bad_inputs, tmp_path, capsys):

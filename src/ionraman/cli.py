@@ -19,7 +19,13 @@ try:  # typer >= 0.22 carries its own copy of click
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_errors
 from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD
-from ionraman.validate import check_count, check_nonzero, check_output_file, check_temperature
+from ionraman.validate import (
+    check_count,
+    check_nonzero,
+    check_output_dir,
+    check_output_file,
+    check_temperature,
+)
 
 app = typer.Typer(
     name="ionraman",
@@ -590,6 +596,7 @@ def forcefield_explore(
     for path, what in ((nep, "student"), (train, "training frames")):
         if not path.is_file():
             raise InputError(f"{path}: {what} not found")
+    check_output_dir(out)
     systems = {}
     for spec in structures:
         name, _, repeat = spec.partition("@")

@@ -214,7 +214,7 @@ def test_seed_trajectory_is_read_before_any_teacher_md(tmp_path):
     seed = tmp_path / "seed.h5"
     seed.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 200)  # truncated store
     work = tmp_path / "work"
-    with pytest.raises(InputError, match="seed.h5") as info:
+    with pytest.raises(InputError, match=r"seed\.h5") as info:
         distill(["t-Na3SbS4"], work, small_settings(), seed_trajectories=[seed])
     assert "\n" not in str(info.value)
     assert not list(work.rglob("*.h5"))  # no teacher MD was started
