@@ -613,10 +613,13 @@ def test_text_without_header_and_orders(tmp_path):
     s = read_polarizability_series(plain6, timestep_fs=2.0, order="gpumd")
     np.testing.assert_allclose(s.alpha, ALPHA)
     assert s.metadata["component_order"] == "gpumd"
+    assert s.metadata["component_order_source"] == "order argument"
     np.testing.assert_allclose(s.times_fs, 2.0 * np.arange(12))
     # the default six-column order is ase-voigt: reading gpumd data with it mixes xy and yz
     wrong = read_polarizability_series(plain6, timestep_fs=2.0)
     assert not np.allclose(wrong.alpha, ALPHA)
+    assert wrong.metadata["component_order"] == "ase-voigt"  # assumed, and recorded as such
+    assert wrong.metadata["component_order_source"].startswith("assumed default")
     nine = tmp_path / "pol9.txt"
     np.savetxt(nine, ALPHA.reshape(12, 9))
     np.testing.assert_allclose(read_polarizability_series(nine, timestep_fs=1.0).alpha, ALPHA)

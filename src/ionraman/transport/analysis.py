@@ -261,6 +261,14 @@ def _plot_msd(path: Path, result: DiffusionResult) -> None:
     plt.close(fig)
 
 
+def _source_name(traj_path: str | os.PathLike[str] | TrajectoryLike) -> str:
+    """The file a trajectory comes from, or ``"trajectory"`` for arrays (for messages)."""
+    if isinstance(traj_path, str | os.PathLike):
+        return str(traj_path)
+    path = getattr(traj_path, "path", None)
+    return str(path) if path is not None else "trajectory"
+
+
 def analyse_diffusion(
     traj_path: str | os.PathLike[str] | TrajectoryLike,
     out_dir: str | os.PathLike[str],
@@ -372,7 +380,7 @@ def analyse_diffusion(
         "site_radius_A": site_radius_A,
         "seed": seed,
     }
-    source_name = str(getattr(traj_path, "path", traj_path))
+    source_name = _source_name(traj_path)
     with open_source(traj_path, timestep_fs=timestep_fs, work_dir=tmp_dir) as traj:
         symbols_all = list(traj.symbols)
         mobile_idx = select_atoms(symbols_all, species)
