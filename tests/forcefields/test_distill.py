@@ -226,3 +226,10 @@ def test_work_directory_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(InputError, match="exists and is not a directory"):
         distill(["t-Na3SbS4"], work, small_settings())
     assert work.read_bytes() == b"keep"
+
+
+def test_unknown_teacher_is_refused_before_anything_is_written(tmp_path):
+    work = tmp_path / "work"
+    with pytest.raises(InputError, match=r"teacher: unknown force field 'no-such-ff'"):
+        distill(["t-Na3SbS4"], work, small_settings(teacher="no-such-ff"))
+    assert not work.exists()

@@ -60,7 +60,12 @@ from ionraman._io import atomic_path, file_sha256, package_versions, write_json_
 from ionraman.errors import InputError
 from ionraman.forcefields.explore import explore, select_by_grade, trajectory_frames
 from ionraman.forcefields.nep import STUDENT_META, NEPHyperparameters, nep_elements, train_nep
-from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD, LoadedForceField, load_force_field
+from ionraman.forcefields.registry import (
+    DEFAULT_FORCE_FIELD,
+    LoadedForceField,
+    check_force_field,
+    load_force_field,
+)
 from ionraman.validate import check_output_dir, check_temperature
 
 NEP_ELEMENT_ORDER = ("Na", "Ag", "Li", "K", "Sb", "P", "W", "Ge", "Sn", "Si", "S", "Se", "I", "O")
@@ -717,6 +722,11 @@ def distill(
             atoms = make_supercell(atoms, min_atoms=settings.min_atoms)
             atoms.info = info
         systems[name] = atoms
+    elements = {s for atoms in systems.values() for s in atoms.get_chemical_symbols()}
+    try:
+        check_force_field(settings.teacher, elements)
+    except InputError as exc:
+        raise InputError(f"teacher: {exc}") from None
     seeds = [Path(p) for p in seed_trajectories]
     for p in seeds:
         if not p.is_file():

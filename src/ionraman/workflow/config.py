@@ -815,18 +815,12 @@ def resolve_force_field(choice: str, elements: set[str]) -> tuple[str, str]:
 
 def _check_force_field(name: str, elements: set[str], field_name: str) -> None:
     """Unknown names and uncovered elements are config errors (nothing is loaded here)."""
-    from ionraman.forcefields import check_elements, get_force_field, list_force_fields
+    from ionraman.forcefields.registry import check_force_field
 
-    if name in list_force_fields():
-        try:
-            check_elements(get_force_field(name), elements)
-        except InputError as exc:
-            raise InputError(f"{field_name}: {exc}") from None
-        return
-    if ":" not in name:
-        from ionraman.forcefields.registry import _unknown_message
-
-        raise InputError(f"{field_name}: {_unknown_message(name)}")
+    try:
+        check_force_field(name, elements)
+    except InputError as exc:
+        raise InputError(f"{field_name}: {exc}") from None
 
 
 def _conventional_cell(name: str):
