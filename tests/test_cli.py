@@ -280,3 +280,12 @@ def test_header_less_series_records_and_says_the_assumed_order(tmp_path, capsys)
     meta = RamanSpectrum.load(out / "spectrum.h5").metadata["input"]["series_metadata"]
     assert meta["component_order"] == "ase-voigt"
     assert meta["component_order_source"].startswith("assumed default")
+
+
+def test_md_refuses_an_existing_store_without_checkpoint_and_keeps_it(tmp_path, capsys):
+    out = tmp_path / "run.h5"
+    out.write_bytes(KEEP)
+    line = _refused(["md", "t-Na3SbS4", "--time", "20fs", "-o", str(out)], capsys)
+    assert f"{out} exists and has no checkpoint" in line
+    assert "choose another --out or delete it" in line  # advice a command-line user can follow
+    assert out.read_bytes() == KEEP

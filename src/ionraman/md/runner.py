@@ -279,7 +279,7 @@ def simulate(
         if ckpt.n_frames > 0 and not out.exists():
             raise InputError(
                 f"{out} is missing but its checkpoint {ckpt_file.name} says it held "
-                f"{ckpt.n_frames} frames; delete the checkpoint or pass overwrite=True"
+                f"{ckpt.n_frames} frames; delete the checkpoint (API: overwrite=True)"
             )
         if ckpt.n_frames == 0:
             out.unlink(missing_ok=True)  # a store cut off while being created
@@ -288,7 +288,7 @@ def simulate(
     elif out.exists():
         raise InputError(
             f"{out} exists and has no checkpoint ({ckpt_file.name}) to resume from; choose "
-            "another --out or pass overwrite=True"
+            "another --out or delete it (API: overwrite=True)"
         )
 
     if loaded is None:
@@ -771,7 +771,8 @@ def _check_fingerprint(old: dict[str, Any], new: dict[str, Any], ckpt_file: Path
         if old.get(key) != new.get(key):
             raise InputError(
                 f"{ckpt_file.name} was made with {key}={old.get(key)!r}, not {new.get(key)!r}; "
-                "resume with the same settings, use another --out, or pass overwrite=True"
+                "resume with the same settings or use another --out (API: overwrite=True starts "
+                "afresh)"
             )
 
 
