@@ -168,6 +168,7 @@ def _refused(argv: list[str], capsys) -> str:
     assert rc == 2, captured.err + captured.out
     assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
     assert "Traceback" not in captured.err + captured.out
+    assert not captured.out.strip(), captured.out  # refused before any work or progress line
     return lines[0]
 
 

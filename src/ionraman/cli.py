@@ -82,9 +82,9 @@ def spectrum(
     from ionraman.spectra import spectrum_from_file
 
     check_temperature(temperature, "--temperature")
-    if quantum_correction != "none" and temperature is None:
+    classical = quantum_correction != "none" and temperature is None
+    if classical:
         quantum_correction = "none"
-        _echo("note: no --temperature given, so no quantum correction is applied")
     result = spectrum_from_file(
         series,
         out,
@@ -101,6 +101,8 @@ def spectrum(
         f"spectrum: {len(result.wavenumber_cm1)} bins, resolution {result.resolution_cm1:.3g} cm^-1"
         f" -> {out}/spectrum.csv, {out}/spectrum.png"
     )
+    if classical:
+        _echo("note: no --temperature given, so no quantum correction is applied")
     _note_assumed_order(series, result.metadata["input"]["series_metadata"], out)
 
 
