@@ -13,11 +13,6 @@ from typing import Annotated
 import typer
 
 from ionraman.errors import IonramanError
-
-try:  # typer >= 0.22 carries its own copy of click
-    from typer._click import exceptions as click_errors
-except ImportError:  # pragma: no cover - older typer on top of click
-    from click import exceptions as click_errors
 from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD
 from ionraman.validate import (
     check_count,
@@ -26,6 +21,11 @@ from ionraman.validate import (
     check_output_file,
     check_temperature,
 )
+
+try:  # typer >= 0.22 carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_errors
 
 app = typer.Typer(
     name="ionraman",
