@@ -107,9 +107,10 @@ def _segment_length(
             finest = resolution_of(largest_fft_friendly_length(n_frames), timestep_fs)
             digits = 3 - math.floor(math.log10(finest))
             finest = math.ceil(finest * 10**digits) / 10**digits  # round up: always reachable
+            needs = str(n) if n < 10**9 else f"{n:.3g}"
             raise InputError(
                 f"series of {n_frames} frames ({t_ps:g} ps at {timestep_fs:g} fs) is shorter than "
-                f"one segment for resolution {resolution_cm1:g} cm^-1, which needs {n} frames "
+                f"one segment for resolution {resolution_cm1:g} cm^-1, which needs {needs} frames "
                 f"({n * timestep_fs / 1000.0:g} ps); use a coarser resolution (at least "
                 f"{finest:g} cm^-1) or a longer run"
             )
