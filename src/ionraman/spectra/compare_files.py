@@ -206,6 +206,11 @@ def compare_main(
     if baseline_protect_below_cm1 is not None and baseline_protect_below_cm1 <= 0:
         baseline_protect_below_cm1 = None
     out = check_output_dir(out_dir)
+    if not float(reference_max_cm1) >= float(lowfreq_window_cm1[1]):
+        raise InputError(
+            f"reference_max_cm1 = {reference_max_cm1:g} cm^-1: expected at least the end of the "
+            f"low-frequency window, {lowfreq_window_cm1[1]:g} cm^-1"
+        )
     spectrum, sim_path = load_simulated(simulated)
     settings = PreprocessSettings(
         crop_cm1=crop_cm1,
