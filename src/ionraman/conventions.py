@@ -123,8 +123,8 @@ def wavenumber_cm1_to_angular_frequency(nu_cm1: np.ndarray | float) -> np.ndarra
 
 def laser_wavelength_nm_to_cm1(wavelength_nm: float) -> float:
     """Absolute wavenumber (cm⁻¹) of a laser line given its vacuum wavelength in nm."""
-    if wavelength_nm <= 0:
-        raise InputError(f"laser wavelength must be positive, got {wavelength_nm} nm")
+    if not (np.isfinite(wavelength_nm) and wavelength_nm > 0):
+        raise InputError(f"laser wavelength must be a positive number of nm, got {wavelength_nm}")
     return 1e7 / wavelength_nm
 
 

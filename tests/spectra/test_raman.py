@@ -375,6 +375,10 @@ def test_too_short_series_and_too_coarse_segments_are_refused():
         compute_raman_spectrum(a, 2.0, segment_length=8)
     with pytest.raises(InputError, match="0 < T <= 5000 K"):
         compute_raman_spectrum(a, 2.0, temperature_k=1e6)
+    with pytest.raises(InputError, match=r"timestep_fs = 1e\+09: .* at most 2085 fs apart"):
+        compute_raman_spectrum(a, 1e9)
+    with pytest.raises(InputError, match="laser wavelength must be a positive number of nm"):
+        compute_raman_spectrum(a, 2.0, temperature_k=300.0, laser_wavelength_nm=np.nan)
 
 
 def test_input_errors():

@@ -25,6 +25,7 @@ import numpy as np
 from ionraman._io import provenance
 from ionraman.conventions import (
     QUANTUM_CORRECTIONS,
+    SPEED_OF_LIGHT_CM_S,
     conventions_metadata,
     laser_wavelength_nm_to_cm1,
     timestep_fs_to_nyquist_cm1,
@@ -131,6 +132,13 @@ def _segment_length(
     # default: DEFAULT_RESOLUTION_CM1, coarsened to a quarter of the run if that is shorter
     # (so that at least 7 half-overlapping segments are averaged)
     default = segment_length_for_resolution(DEFAULT_RESOLUTION_CM1, timestep_fs)
+    if default < MIN_SEGMENT_FRAMES:
+        longest = 1e15 / (SPEED_OF_LIGHT_CM_S * MIN_SEGMENT_FRAMES * DEFAULT_RESOLUTION_CM1)
+        raise InputError(
+            f"timestep_fs = {timestep_fs:g}: segments at the default resolution of "
+            f"{DEFAULT_RESOLUTION_CM1:g} cm^-1 would hold {default} frames; expected frames at "
+            f"most {longest:.4g} fs apart"
+        )
     n = min(default, largest_fft_friendly_length(n_frames // 4))
     if n < MIN_SEGMENT_FRAMES:
         raise InputError(
