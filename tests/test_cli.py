@@ -290,3 +290,20 @@ def test_md_refuses_an_existing_store_without_checkpoint_and_keeps_it(tmp_path, 
     assert f"{out} exists and has no checkpoint" in line
     assert "choose another --out or delete it" in line  # advice a command-line user can follow
     assert out.read_bytes() == KEEP
+
+
+def test_spectrum_of_a_killed_md_store_says_it_is_incomplete(tmp_path, capsys):
+    from ionraman.conventions import to_matrix
+    from ionraman.trajectory import TrajectoryWriter
+
+    store = tmp_path / "killed.h5"
+    n = 256
+    with TrajectoryWriter(store, np.array([11, 16]), metadata={"status": "running"},
+                          polarizability=True) as w:
+        positions = np.broadcast_to(np.array([[0.0, 0.0, 0.0], [2.0, 2.0, 2.0]]), (n, 2, 3))
+        w.append_many(positions, np.eye(3) * 6.0, np.arange(n) * 4.0,
+                      polarizability=to_matrix(_ou_series(n, 5.0)))
+    assert main(["spectrum", str(store), "-o", str(tmp_path / "spec")]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {store} is an incomplete MD store (status 'running'" in out
+    assert f"the {n} frames it holds" in out

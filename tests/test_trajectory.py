@@ -767,3 +767,20 @@ def test_store_series_keeps_store_metadata(tmp_path):
         f["times_fs"][3] = 6.7
     with pytest.raises(InputError, match="non-uniform frame times"):
         read_polarizability_series(odd)
+
+
+@pytest.mark.parametrize(("status", "flagged"), [("running", True), ("stopped", True),
+                                                 ("complete", False), (None, False)])
+def test_incomplete_md_stores_are_flagged(tmp_path, status, flagged):
+    from ionraman.trajectory import incomplete_store_note
+
+    path = tmp_path / "run.h5"
+    meta = {} if status is None else {"status": status}
+    with TrajectoryWriter(path, NUMBERS, metadata=meta) as w:
+        w.append_many(np.zeros((3, len(NUMBERS), 3)) + np.arange(len(NUMBERS))[:, None],
+                      np.eye(3) * 10.0, np.arange(3) * 5.0)
+    note = incomplete_store_note(path)
+    assert (note is not None) == flagged
+    if flagged:
+        assert f"status {status!r}" in note and "3 frames" in note and "\n" not in note
+    assert incomplete_store_note(tmp_path / "walk.extxyz") is None

@@ -103,7 +103,17 @@ def spectrum(
     )
     if classical:
         _echo("note: no --temperature given, so no quantum correction is applied")
+    _note_incomplete(series)
     _note_assumed_order(series, result.metadata["input"]["series_metadata"], out)
+
+
+def _note_incomplete(path: Path) -> None:
+    """Flag results made from an MD store that did not finish."""
+    from ionraman.trajectory import incomplete_store_note
+
+    note = incomplete_store_note(path)
+    if note:
+        _echo(f"note: {note}")
 
 
 def _note_assumed_order(series: Path, meta: dict, out: Path) -> None:
@@ -232,6 +242,7 @@ def diffusion(
     )
     _echo(result.summary())
     _echo(f"-> {out}/msd.csv, {out}/diffusion.json, {out}/msd.png")
+    _note_incomplete(trajectory)
 
 
 @app.command()
@@ -417,6 +428,7 @@ def polarizability_predict(
         + ")"
         + (f" -> {trajectory}" if write else "")
     )
+    _note_incomplete(trajectory)
 
 
 reference_app = typer.Typer(

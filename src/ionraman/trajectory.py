@@ -904,6 +904,30 @@ def open_trajectory(path: str | os.PathLike[str]) -> Trajectory:
     return Trajectory(path)
 
 
+def incomplete_store_note(path: str | os.PathLike[str]) -> str | None:
+    """A one-line note when ``path`` is a store whose MD did not finish, else ``None``.
+
+    MD stores record ``metadata["status"]``: ``"running"`` while written (or when the run was
+    killed), ``"stopped"`` when a guard ended it, ``"complete"`` at the end. Stores without a
+    status (imports, other writers) and unreadable files give ``None``: the analysis itself
+    reports those.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in (".h5", ".hdf5") or not p.is_file():
+        return None
+    try:
+        with open_trajectory(p) as traj:
+            status, n_frames = traj.metadata.get("status"), len(traj)
+    except (InputError, OSError):
+        return None
+    if status in (None, "complete"):
+        return None
+    return (
+        f"{p} is an incomplete MD store (status {status!r}: killed, stopped by a guard or still "
+        f"running); the results use the {n_frames} frames it holds"
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # polarizability written after the run
 # ----------------------------------------------------------------------------------------------
