@@ -784,3 +784,27 @@ def test_incomplete_md_stores_are_flagged(tmp_path, status, flagged):
     if flagged:
         assert f"status {status!r}" in note and "3 frames" in note and "\n" not in note
     assert incomplete_store_note(tmp_path / "walk.extxyz") is None
+
+
+def test_a_store_that_may_not_be_written_is_not_called_corrupt(tmp_path, monkeypatch):
+    import h5py
+
+    from ionraman import trajectory as trajectory_module
+
+    path = tmp_path / "run.h5"
+    with TrajectoryWriter(path, NUMBERS) as w:
+        w.append_many(np.zeros((2, len(NUMBERS), 3)) + np.arange(len(NUMBERS))[:, None],
+                      np.eye(3) * 10.0, np.arange(2) * 5.0)
+    real_file = h5py.File
+
+    def denied(name, mode="r", *args, **kwargs):
+        if mode == "r+":  # what h5py raises for a read-only file (errno 13)
+            raise OSError(f"Unable to synchronously open file (unable to open file: name = "
+                          f"'{name}', errno = 13, error message = 'Permission denied', flags = 1)")
+        return real_file(name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(trajectory_module.h5py, "File", denied)
+    with pytest.raises(InputError) as info:
+        trajectory_module.write_polarizability(path, np.ones((2, 3, 3)))
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: permission denied") and "corrupt" not in msg

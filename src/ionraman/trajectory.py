@@ -205,6 +205,10 @@ def _flags_set(exc: OSError) -> bool:
     return "already open for write" in str(exc)
 
 
+_ACCESS_DENIED = ("Permission denied", "Read-only file system", "errno = 13", "errno = 30")
+"""Parts of the messages of h5py's OSError when the file may not be opened as asked."""
+
+
 def _open_h5_read(path: Path) -> h5py.File:
     """Open for reading; fall back to SWMR-read for a store being written or left by a crash."""
     try:
@@ -216,6 +220,12 @@ def _open_h5_read(path: Path) -> h5py.File:
 
 
 def _bad_store(path: Path, exc: BaseException) -> InputError:
+    if any(why in str(exc) for why in _ACCESS_DENIED):
+        return InputError(
+            f"{path}: permission denied opening the HDF5 trajectory store (a read-only file, "
+            "folder or file system?); expected a store this user may read and, to add results "
+            "to it, write"
+        )
     return InputError(
         f"{path}: cannot read the HDF5 trajectory store (truncated or corrupt?): {_first_line(exc)}"
     )
