@@ -287,3 +287,18 @@ def test_run_directory_that_is_a_file_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == f"error: run directory {out}: exists and is not a directory; expected a directory"
     assert out.read_text() == "not a directory\n"
+
+
+def test_a_name_taken_from_a_file_name_follows_the_name_rule(tmp_path):
+    import ase.io
+
+    from ionraman.structures import load_structure
+
+    path = tmp_path / "my phase.extxyz"
+    ase.io.write(path, load_structure("t-Na3SbS4"))
+    body = GOOD.replace('"t-Na3SbS4"', f'"{path}"')
+    with pytest.raises(InputError, match=r"candidates.*'my phase' taken from the file name") as e:
+        load_config(_write(tmp_path, body))
+    assert "\n" not in str(e.value)
+    named = body.replace("[[candidates]]", "[[candidates]]\nname = 'my-phase'")
+    assert load_config(_write(tmp_path, named)).candidates[0].label == "my-phase"

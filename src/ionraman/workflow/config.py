@@ -228,6 +228,16 @@ class CandidateConfig(_Strict):
     def _temps(cls, v: list[float] | None) -> list[float] | None:
         return None if v is None else _check_temperatures(v)
 
+    @model_validator(mode="after")
+    def _safe_label(self) -> CandidateConfig:
+        """A name taken from the structure's file name follows the rule of ``name`` too."""
+        if self.name is None and not _SAFE_NAME.match(self.label):
+            raise ValueError(
+                f"the name {self.label!r} taken from the file name does not fit the name rule "
+                "(letters, digits and . _ : + ( ) = -); give the candidate a name"
+            )
+        return self
+
     @property
     def label(self) -> str:
         if self.name:
