@@ -775,8 +775,9 @@ def main(argv: list[str] | None = None) -> int:
         return _error(exc.format_message())
     except IonramanError as exc:
         return _error(str(exc))
-    except typer.Abort:
-        return _error("aborted")
+    except typer.Abort:  # Ctrl-C: not a user error, as before (click's standalone mode)
+        typer.echo("Aborted!", err=True)
+        return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return code if isinstance(code, int) else 0
