@@ -613,10 +613,13 @@ def test_text_without_header_and_orders(tmp_path):
     s = read_polarizability_series(plain6, timestep_fs=2.0, order="gpumd")
     np.testing.assert_allclose(s.alpha, ALPHA)
     assert s.metadata["component_order"] == "gpumd"
+    assert s.metadata["component_order_source"] == "order argument"
     np.testing.assert_allclose(s.times_fs, 2.0 * np.arange(12))
     # the default six-column order is ase-voigt: reading gpumd data with it mixes xy and yz
     wrong = read_polarizability_series(plain6, timestep_fs=2.0)
     assert not np.allclose(wrong.alpha, ALPHA)
+    assert wrong.metadata["component_order"] == "ase-voigt"  # assumed, and recorded as such
+    assert wrong.metadata["component_order_source"].startswith("assumed default")
     nine = tmp_path / "pol9.txt"
     np.savetxt(nine, ALPHA.reshape(12, 9))
     np.testing.assert_allclose(read_polarizability_series(nine, timestep_fs=1.0).alpha, ALPHA)
@@ -764,3 +767,44 @@ def test_store_series_keeps_store_metadata(tmp_path):
         f["times_fs"][3] = 6.7
     with pytest.raises(InputError, match="non-uniform frame times"):
         read_polarizability_series(odd)
+
+
+@pytest.mark.parametrize(("status", "flagged"), [("running", True), ("stopped", True),
+                                                 ("complete", False), (None, False)])
+def test_incomplete_md_stores_are_flagged(tmp_path, status, flagged):
+    from ionraman.trajectory import incomplete_store_note
+
+    path = tmp_path / "run.h5"
+    meta = {} if status is None else {"status": status}
+    with TrajectoryWriter(path, NUMBERS, metadata=meta) as w:
+        w.append_many(np.zeros((3, len(NUMBERS), 3)) + np.arange(len(NUMBERS))[:, None],
+                      np.eye(3) * 10.0, np.arange(3) * 5.0)
+    note = incomplete_store_note(path)
+    assert (note is not None) == flagged
+    if flagged:
+        assert f"status {status!r}" in note and "3 frames" in note and "\n" not in note
+    assert incomplete_store_note(tmp_path / "walk.extxyz") is None
+
+
+def test_a_store_that_may_not_be_written_is_not_called_corrupt(tmp_path, monkeypatch):
+    import h5py
+
+    from ionraman import trajectory as trajectory_module
+
+    path = tmp_path / "run.h5"
+    with TrajectoryWriter(path, NUMBERS) as w:
+        w.append_many(np.zeros((2, len(NUMBERS), 3)) + np.arange(len(NUMBERS))[:, None],
+                      np.eye(3) * 10.0, np.arange(2) * 5.0)
+    real_file = h5py.File
+
+    def denied(name, mode="r", *args, **kwargs):
+        if mode == "r+":  # what h5py raises for a read-only file (errno 13)
+            raise OSError(f"Unable to synchronously open file (unable to open file: name = "
+                          f"'{name}', errno = 13, error message = 'Permission denied', flags = 1)")
+        return real_file(name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(trajectory_module.h5py, "File", denied)
+    with pytest.raises(InputError) as info:
+        trajectory_module.write_polarizability(path, np.ones((2, 3, 3)))
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: permission denied") and "corrupt" not in msg

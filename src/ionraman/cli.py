@@ -14,6 +14,18 @@ import typer
 
 from ionraman.errors import IonramanError
 from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD
+from ionraman.validate import (
+    check_count,
+    check_nonzero,
+    check_output_dir,
+    check_output_file,
+    check_temperature,
+)
+
+try:  # typer >= 0.22 carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_errors
 
 app = typer.Typer(
     name="ionraman",
@@ -69,9 +81,10 @@ def spectrum(
     """Raman spectra (powder channels, optional single-crystal geometries) of an α series."""
     from ionraman.spectra import spectrum_from_file
 
-    if quantum_correction != "none" and temperature is None:
+    check_temperature(temperature, "--temperature")
+    classical = quantum_correction != "none" and temperature is None
+    if classical:
         quantum_correction = "none"
-        _echo("note: no --temperature given, so no quantum correction is applied")
     result = spectrum_from_file(
         series,
         out,
@@ -88,6 +101,28 @@ def spectrum(
         f"spectrum: {len(result.wavenumber_cm1)} bins, resolution {result.resolution_cm1:.3g} cm^-1"
         f" -> {out}/spectrum.csv, {out}/spectrum.png"
     )
+    if classical:
+        _echo("note: no --temperature given, so no quantum correction is applied")
+    _note_incomplete(series)
+    _note_assumed_order(series, result.metadata["input"]["series_metadata"], out)
+
+
+def _note_incomplete(path: Path) -> None:
+    """Flag results made from an MD store that did not finish."""
+    from ionraman.trajectory import incomplete_store_note
+
+    note = incomplete_store_note(path)
+    if note:
+        _echo(f"note: {note}")
+
+
+def _note_assumed_order(series: Path, meta: dict, out: Path) -> None:
+    """Say which component order was assumed for a table without component names."""
+    if str(meta.get("component_order_source", "")).startswith("assumed"):
+        _echo(
+            f"note: {series} names no components; assumed order {meta['component_order']} "
+            f"(recorded in {out}/spectrum.h5); name the columns in a header or give --order"
+        )
 
 
 @app.command()
@@ -139,6 +174,7 @@ def compare(
     """Compare a measured Raman spectrum with a simulated one (overlay PNG, peak table, metrics)."""
     from ionraman.spectra.compare_files import compare_main, parse_band, parse_range_cm1
 
+    check_temperature(temperature, "--temperature")
     result = compare_main(
         measured,
         simulated,
@@ -194,6 +230,8 @@ def diffusion(
     """Mean squared displacement, diffusion coefficient (kinisi), conductivity and mechanism."""
     from ionraman.transport import analyse_diffusion
 
+    check_temperature(temperature, "--temperature")
+    check_nonzero(charge, "--charge", "e")
     result = analyse_diffusion(
         trajectory,
         out,
@@ -204,6 +242,7 @@ def diffusion(
     )
     _echo(result.summary())
     _echo(f"-> {out}/msd.csv, {out}/diffusion.json, {out}/msd.png")
+    _note_incomplete(trajectory)
 
 
 @app.command()
@@ -229,6 +268,7 @@ def md(
     from ionraman.md import parse_time_ps, run_md
     from ionraman.structures import load_structure, make_supercell
 
+    check_temperature(temperature, "--temperature")
     atoms = load_structure(structure)
     if supercell:
         atoms = _apply_supercell(atoms, supercell, make_supercell)
@@ -321,6 +361,8 @@ def polarizability_fit(
 
     if kind not in ("cartesian", "bond"):
         raise InputError(f"--kind {kind!r}: expected 'cartesian' or 'bond'")
+    check_count(max_epochs, "--max-epochs")
+    check_output_file(out, "--out")
     if kind == "bond":
         from ionraman.polarizability.bond_model import fit_bond_model
 
@@ -369,6 +411,8 @@ def polarizability_predict(
     """Predict the polarizability series along a trajectory store (streamed in batches)."""
     from ionraman.polarizability.models import predict_store
 
+    check_count(threads, "--threads")
+    check_count(batch_frames, "--batch-frames")
     pred = predict_store(
         trajectory, model, batch_frames=batch_frames, write=write, dtype=dtype, threads=threads
     )
@@ -384,6 +428,7 @@ def polarizability_predict(
         + ")"
         + (f" -> {trajectory}" if write else "")
     )
+    _note_incomplete(trajectory)
 
 
 reference_app = typer.Typer(
@@ -475,6 +520,7 @@ def forcefield_audit(
     phonons, cell."""
     from ionraman.forcefields.audit import run_audit, shipped_scf_dir
 
+    check_count(threads, "--threads")
     files = frames or [shipped_scf_dir() / "heldout" / "labelled.extxyz"]
     result = run_audit(files, model, stretch or (), out, phonons=phonons or (), delta_A=delta,
                        relax=not no_relax, threads=threads, log=sys.stderr)
@@ -528,6 +574,8 @@ def forcefield_train(
     from ionraman.forcefields.nep import NEPHyperparameters
     from ionraman.forcefields.student import train_student
 
+    check_count(threads, "--threads")
+    check_count(epochs, "--epochs")
     hyper = replace(NEPHyperparameters(), epochs=epochs, zbl_outer_A=zbl, neuron=neuron,
                     lambda_v=lambda_v)
     nep = train_student(labelled, out, hyper, test_files=test or (),
@@ -582,6 +630,7 @@ def forcefield_explore(
     for path, what in ((nep, "student"), (train, "training frames")):
         if not path.is_file():
             raise InputError(f"{path}: {what} not found")
+    check_output_dir(out)
     systems = {}
     for spec in structures:
         name, _, repeat = spec.partition("@")
@@ -673,6 +722,9 @@ def forcefield_distill(
     from ionraman.md import parse_time_ps
 
     temps = tuple(temperatures or (500.0, 700.0, 900.0))
+    for t in temps:
+        check_temperature(t, "--temperatures")
+    check_count(threads, "--threads")
     settings = DistillSettings(
         teacher=teacher,
         temperatures_k=temps,
@@ -731,16 +783,31 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code.
 
-    User errors exit with code 2 and a one-line ``error: ...`` message on stderr.
+    User errors, parser errors included (a bad option value, a missing argument), exit with code
+    2 and a one-line ``error: ...`` message on stderr.
     """
     try:
-        app(args=argv)  # standalone mode: raises SystemExit on success and on usage errors
-    except IonramanError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        code = app(args=argv, standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
         return 2
+    except click_errors.UsageError as exc:
+        return _error(exc.format_message())
+    except IonramanError as exc:
+        return _error(str(exc))
+    except typer.Abort:  # Ctrl-C: not a user error, as before (click's standalone mode)
+        typer.echo("Aborted!", err=True)
+        return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _error(message: str) -> int:
+    """Print ``error: <message>`` as one line on stderr; return the exit code 2."""
+    one_line = " ".join(message.split())
+    typer.echo(f"error: {one_line}", err=True)
+    return 2
 
 
 if __name__ == "__main__":

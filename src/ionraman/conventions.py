@@ -96,6 +96,21 @@ UNITS: Final[dict[str, str]] = {
 }
 
 
+# --------------------------------------------------------------------------------------------
+# Physical ranges of user input (checked by :mod:`ionraman.validate` before any compute)
+# --------------------------------------------------------------------------------------------
+MAX_TEMPERATURE_K: Final = 5000.0
+"""Highest temperature accepted anywhere, K (0 < T ≤ 5000 K): every solid electrolyte has molten
+or decomposed far below it, and force fields are untrained there."""
+MIN_INTERATOMIC_DISTANCE_A: Final = 0.5
+"""Two atoms (periodic images included) closer than this, Å, are overlapping or duplicated
+sites; no bond is this short (H₂ is 0.74 Å)."""
+MAX_VACUUM_GAP_A: Final = 8.0
+"""Widest atom-free slab, Å, accepted along a cell axis of a bulk structure (measured between
+atomic centres, perpendicular to the other two cell vectors); a wider one is vacuum (a slab model
+or a misread cell), not a bulk electrolyte."""
+
+
 def timestep_fs_to_nyquist_cm1(dt_fs: float) -> float:
     """Nyquist wavenumber (cm⁻¹) of a series sampled every ``dt_fs`` femtoseconds."""
     return 1.0 / (2.0 * dt_fs * 1e-15 * SPEED_OF_LIGHT_CM_S)
@@ -108,8 +123,8 @@ def wavenumber_cm1_to_angular_frequency(nu_cm1: np.ndarray | float) -> np.ndarra
 
 def laser_wavelength_nm_to_cm1(wavelength_nm: float) -> float:
     """Absolute wavenumber (cm⁻¹) of a laser line given its vacuum wavelength in nm."""
-    if wavelength_nm <= 0:
-        raise InputError(f"laser wavelength must be positive, got {wavelength_nm} nm")
+    if not (np.isfinite(wavelength_nm) and wavelength_nm > 0):
+        raise InputError(f"laser wavelength must be a positive number of nm, got {wavelength_nm}")
     return 1e7 / wavelength_nm
 
 

@@ -205,6 +205,10 @@ def _flags_set(exc: OSError) -> bool:
     return "already open for write" in str(exc)
 
 
+_ACCESS_DENIED = ("Permission denied", "Read-only file system", "errno = 13", "errno = 30")
+"""Parts of the messages of h5py's OSError when the file may not be opened as asked."""
+
+
 def _open_h5_read(path: Path) -> h5py.File:
     """Open for reading; fall back to SWMR-read for a store being written or left by a crash."""
     try:
@@ -216,6 +220,12 @@ def _open_h5_read(path: Path) -> h5py.File:
 
 
 def _bad_store(path: Path, exc: BaseException) -> InputError:
+    if any(why in str(exc) for why in _ACCESS_DENIED):
+        return InputError(
+            f"{path}: permission denied opening the HDF5 trajectory store (a read-only file, "
+            "folder or file system?); expected a store this user may read and, to add results "
+            "to it, write"
+        )
     return InputError(
         f"{path}: cannot read the HDF5 trajectory store (truncated or corrupt?): {_first_line(exc)}"
     )
@@ -904,6 +914,30 @@ def open_trajectory(path: str | os.PathLike[str]) -> Trajectory:
     return Trajectory(path)
 
 
+def incomplete_store_note(path: str | os.PathLike[str]) -> str | None:
+    """A one-line note when ``path`` is a store whose MD did not finish, else ``None``.
+
+    MD stores record ``metadata["status"]``: ``"running"`` while written (or when the run was
+    killed), ``"stopped"`` when a guard ended it, ``"complete"`` at the end. Stores without a
+    status (imports, other writers) and unreadable files give ``None``: the analysis itself
+    reports those.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in (".h5", ".hdf5") or not p.is_file():
+        return None
+    try:
+        with open_trajectory(p) as traj:
+            status, n_frames = traj.metadata.get("status"), len(traj)
+    except (InputError, OSError):
+        return None
+    if status in (None, "complete"):
+        return None
+    return (
+        f"{p} is an incomplete MD store (status {status!r}: killed, stopped by a guard or still "
+        f"running); the results use the {n_frames} frames it holds"
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # polarizability written after the run
 # ----------------------------------------------------------------------------------------------
@@ -1277,6 +1311,15 @@ def _components_to_matrix(
         raise InputError(f"{path}: {exc}") from None
 
 
+def _order_source(used: str, order: str | None) -> str:
+    """How the component order of a 6/9-column table was fixed (recorded in the metadata)."""
+    if used.startswith("header"):
+        return "header"
+    if order is not None:
+        return "order argument"
+    return "assumed default (no component names in a header, no order given)"
+
+
 def _read_text_series(path: Path) -> tuple[np.ndarray, list[str] | None]:
     try:
         text = path.read_text()
@@ -1341,7 +1384,9 @@ def read_polarizability_series(
     order
         Component order of 6/9-column data (a key of
         :data:`ionraman.conventions.COMPONENT_ORDERS`); default ``"ase-voigt"`` for 6 columns,
-        ``"row-major-9"`` for 9.
+        ``"row-major-9"`` for 9. The metadata records the order used (``component_order``) and
+        how it was fixed (``component_order_source``: ``"header"``, ``"order argument"`` or
+        ``"assumed default ..."`` for a table without component names and no ``order``).
 
     Returns
     -------
@@ -1410,6 +1455,7 @@ def read_polarizability_series(
                 raise InputError(f"{path}: need at least 2 frames, got {cols.shape[0]}")
             _check_finite(cols if times is None else np.column_stack([times, cols]), path)
             data, meta["component_order"] = _components_to_matrix(cols, order, names, path)
+            meta["component_order_source"] = _order_source(meta["component_order"], order)
         assert data is not None
         if data.shape[0] < 2:
             raise InputError(f"{path}: need at least 2 frames, got {data.shape[0]}")

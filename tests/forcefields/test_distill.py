@@ -208,3 +208,28 @@ def test_cli_distill_bad_structure_is_one_line_error(tmp_path):
     )
     assert res.returncode == 2
     assert res.stderr.strip().startswith("error: no-such-phase") and "Traceback" not in res.stderr
+
+
+def test_seed_trajectory_is_read_before_any_teacher_md(tmp_path):
+    seed = tmp_path / "seed.h5"
+    seed.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 200)  # truncated store
+    work = tmp_path / "work"
+    with pytest.raises(InputError, match=r"seed\.h5") as info:
+        distill(["t-Na3SbS4"], work, small_settings(), seed_trajectories=[seed])
+    assert "\n" not in str(info.value)
+    assert not list(work.rglob("*.h5"))  # no teacher MD was started
+
+
+def test_work_directory_that_is_a_file_is_refused(tmp_path):
+    work = tmp_path / "work"
+    work.write_bytes(b"keep")
+    with pytest.raises(InputError, match="exists and is not a directory"):
+        distill(["t-Na3SbS4"], work, small_settings())
+    assert work.read_bytes() == b"keep"
+
+
+def test_unknown_teacher_is_refused_before_anything_is_written(tmp_path):
+    work = tmp_path / "work"
+    with pytest.raises(InputError, match=r"teacher: unknown force field 'no-such-ff'"):
+        distill(["t-Na3SbS4"], work, small_settings(teacher="no-such-ff"))
+    assert not work.exists()

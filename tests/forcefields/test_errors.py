@@ -255,3 +255,14 @@ def test_corrupt_or_foreign_weights_file_is_an_input_error(family, tmp_path):
         finally:
             unregister_force_field("test-student-bad")
         assert f"loading weights file {str(weights)!r} failed" in msg
+
+
+def test_check_force_field_refuses_unknown_names_and_elements_without_loading():
+    from ionraman.forcefields.registry import check_force_field
+
+    check_force_field("sevenn-l3i5", {"Na", "Sb", "S"})
+    check_force_field("some.module:factory")  # checked when loaded
+    with pytest.raises(InputError, match="unknown force field 'nope'; known: sevenn-l3i5"):
+        check_force_field("nope")
+    with pytest.raises(InputError, match=r"'nep-na-sb-w-s' does not cover element\(s\) Cl"):
+        check_force_field("nep-na-sb-w-s", {"Na", "Cl"})

@@ -265,3 +265,11 @@ def test_compare_command_line(sim_h5, tmp_path, capsys):
     assert main(["compare", str(bad), str(sim_h5), "-o", str(out)]) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and err[0].startswith("error: ") and "bad.csv" in err[0]
+
+
+def test_compare_main_refuses_a_reference_end_inside_the_window(sim_h5, tmp_path):
+    from ionraman.spectra.compare_files import compare_main
+
+    with pytest.raises(InputError, match=r"reference_max_cm1 = -1 cm\^-1: expected at least"):
+        compare_main(CCL4_JDX, sim_h5, tmp_path / "out", reference_max_cm1=-1.0)
+    assert not (tmp_path / "out").exists()

@@ -211,3 +211,13 @@ def test_measured_spectrum_validates_its_arrays():
     new = spec.derive(spec.raman_shift_cm1, 2 * spec.intensity, {"step": "double"})
     assert new.steps == [{"step": "double"}] and spec.steps == []
     assert list(new.to_dataframe().columns) == ["raman_shift_cm1", "intensity_stokes"]
+
+
+def test_a_spectrum_without_positive_intensity_is_refused(tmp_path):
+    shift = np.linspace(10.0, 500.0, 50)
+    path = tmp_path / "flipped.csv"
+    np.savetxt(path, np.column_stack([shift, -1.0 - shift / 500]), delimiter=",",
+               header="raman_shift_cm1,intensity", comments="")
+    msg = _one_line_error(path)
+    assert "flipped.csv: measured spectrum" in msg and "no positive intensity" in msg
+    assert "temperature_k = 1000000.0 K" in _one_line_error(CCL4_CSV, temperature_k=1e6)

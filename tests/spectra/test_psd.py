@@ -10,6 +10,8 @@ from ionraman.conventions import SPEED_OF_LIGHT_CM_S
 from ionraman.errors import InputError
 from ionraman.spectra import compute_raman_spectrum, smooth_density
 from ionraman.spectra.psd import (
+    _is_fft_friendly,
+    next_fft_friendly_length,
     resolution_of,
     segment_densities,
     segment_length_for_resolution,
@@ -132,3 +134,27 @@ def test_smoothing_in_compute_preserves_integrals_and_smooths_errors():
     rel_sm = np.median(sm.density_stderr["total"] / sm.density["total"])
     assert rel_sm < 0.5 * rel_raw
     assert sm.metadata["smoothing"] == ["lorentzian", 100.0]
+
+
+def test_next_fft_friendly_length_is_the_stepwise_search_and_fast_for_huge_lengths():
+    def stepwise(n: int) -> int:
+        n = max(n, 2)
+        n += n % 2
+        while not _is_fft_friendly(n):
+            n += 2
+        return n
+
+    for n in (*range(0, 3000), 16679, 33358, 999_983, 123_456_789):
+        assert next_fft_friendly_length(n) == stepwise(n)
+    assert next_fft_friendly_length(8_343_364_829_000) == 8_343_364_829_184  # in milliseconds
+    assert next_fft_friendly_length(3 << 70) == 1 << 72  # beyond 2^62: the next power of two
+
+
+def test_absurdly_fine_resolution_is_refused_at_once():
+    alpha = np.ones((1000, 3, 3)) + np.random.default_rng(0).normal(size=(1000, 3, 3))
+    for resolution, needs in ((1e-9, "8.34e+12 frames"), (1e-300, "1.1e+304 frames")):
+        with pytest.raises(InputError, match="shorter than one segment") as info:
+            compute_raman_spectrum(alpha, 4.0, resolution_cm1=resolution)
+        assert needs in str(info.value)
+    with pytest.raises(InputError, match="too fine for any series"):
+        segment_length_for_resolution(1e-320, 4.0)

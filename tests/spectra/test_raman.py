@@ -362,6 +362,25 @@ def test_bad_timestep(dt):
         compute_raman_spectrum(np.ones((100, 3, 3)), dt)
 
 
+def test_too_short_series_and_too_coarse_segments_are_refused():
+    a = smooth_random_alpha(2000, np.random.default_rng(0))
+    with pytest.raises(InputError, match="series of 2 frames is too short"):
+        compute_raman_spectrum(a[:2], 2.0)
+    with pytest.raises(InputError, match="series of 63 frames is too short"):
+        compute_raman_spectrum(a[:63], 2.0)
+    assert compute_raman_spectrum(a[:64], 2.0).density["total"].size == 9  # the shortest
+    with pytest.raises(InputError, match=r"resolution 2000 cm\^-1 at 2 fs gives segments of 10"):
+        compute_raman_spectrum(a, 2.0, resolution_cm1=2000.0)
+    with pytest.raises(InputError, match="segment_length must be an integer >= 16"):
+        compute_raman_spectrum(a, 2.0, segment_length=8)
+    with pytest.raises(InputError, match="0 < T <= 5000 K"):
+        compute_raman_spectrum(a, 2.0, temperature_k=1e6)
+    with pytest.raises(InputError, match=r"timestep_fs = 1e\+09: .* at most 2085 fs apart"):
+        compute_raman_spectrum(a, 1e9)
+    with pytest.raises(InputError, match="laser wavelength must be a positive number of nm"):
+        compute_raman_spectrum(a, 2.0, temperature_k=300.0, laser_wavelength_nm=np.nan)
+
+
 def test_input_errors():
     rng = np.random.default_rng(0)
     a = smooth_random_alpha(2000, rng)

@@ -7,6 +7,7 @@ from ase.build import bulk
 
 from ionraman.errors import InputError
 from ionraman.structures import shortest_distances, validate_structure
+from ionraman.structures.validate import check_min_distance, check_vacuum_gap, vacuum_gaps
 
 
 def _rocksalt() -> Atoms:
@@ -46,6 +47,31 @@ def test_periodic_self_image_counts_as_too_close() -> None:
     atoms = Atoms("Na", cell=np.diag([0.4, 5.0, 5.0]), pbc=True)
     with pytest.raises(InputError, match=r"0\.400 Å apart"):
         validate_structure(atoms)
+
+
+def test_overlap_check_works_without_periodicity() -> None:
+    molecule = Atoms("Na2", positions=[[0, 0, 0], [0.2, 0, 0]])
+    with pytest.raises(InputError, match=r"mol\.xyz: atoms 0 \(Na\) and 1 \(Na\) are 0\.200"):
+        check_min_distance(molecule, source="mol.xyz")
+    check_min_distance(molecule, 0.0)  # 0 turns the check off
+
+
+def test_vacuum_gap_is_measured_between_atomic_planes() -> None:
+    atoms = _rocksalt()
+    np.testing.assert_allclose(vacuum_gaps(atoms), [2.82] * 3)
+    slab = atoms.copy()
+    slab.set_cell(np.diag([5.64, 5.64, 5.64 + 15.0]), scale_atoms=False)
+    np.testing.assert_allclose(vacuum_gaps(slab), [2.82, 2.82, 2.82 + 15.0])
+    with pytest.raises(InputError, match=r"slab\.cif: vacuum gap of 17\.8 Å along cell axis c"):
+        validate_structure(slab, source="slab.cif")
+    validate_structure(slab, max_vacuum_gap_A=None)  # opt-out for deliberate slabs
+    check_vacuum_gap(slab, 20.0)
+
+
+def test_vacuum_gap_in_a_sheared_cell_uses_the_plane_spacing() -> None:
+    """Along c of a sheared cell the gap is the spacing of the ab planes, not |c|."""
+    atoms = Atoms("Na", cell=[[4, 0, 0], [0, 4, 0], [3, 0, 4]], pbc=True)
+    np.testing.assert_allclose(vacuum_gaps(atoms)[2], 4.0)
 
 
 def test_unsupported_elements_named() -> None:

@@ -7,6 +7,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ionraman.errors import InputError
@@ -229,3 +230,75 @@ def test_auto_polarizability_model_uses_a_shipped_model_covering_the_elements(
     # the fixture model has no W parameters: skipped, never invented
     assert cands[1].polarizability_model is None
     assert cands[1].polarizability_note.startswith("skipped: no polarizability model")
+
+
+@pytest.mark.parametrize(
+    ("extra", "pattern"),
+    [
+        ("slab", r"candidates\[0\]\.structure: .*slab\.extxyz: vacuum gap of 1\d\.\d Å along cell "
+                 r"axis c"),
+        ("overlap", r"candidates\[0\]\.structure: .*overlap\.extxyz: atoms 0 \(Na\) and 1 .* "
+                    r"0\.200 Å apart"),
+        ("hot", r"temperatures_K: .*1000000\.0 K: expected a positive temperature"),
+        ("measured", r"report\.measured_spectra\[0\]: .*negative\.csv: measured spectrum "
+                     r".*no positive intensity"),
+        ("measured_column", r"report\.measured_spectra\[0\]: .*'nope'"),
+    ],
+)
+def test_bad_inputs_of_later_stages_are_refused_at_the_start(tmp_path, capsys, extra, pattern):
+    """Structures, temperatures and measured spectra are read and checked before any MD."""
+    import ase.io
+
+    from ionraman.structures import load_structure
+
+    atoms = load_structure("t-Na3SbS4")
+    slab = atoms.copy()
+    slab.set_cell(atoms.cell.array + np.diag([0.0, 0.0, 15.0]), scale_atoms=False)
+    ase.io.write(tmp_path / "slab.extxyz", slab)
+    atoms.positions[1] = atoms.positions[0] + [0.2, 0.0, 0.0]
+    ase.io.write(tmp_path / "overlap.extxyz", atoms)
+    shift = np.linspace(10.0, 600.0, 50)
+    np.savetxt(tmp_path / "negative.csv", np.column_stack([shift, -1.0 - 0 * shift]),
+               delimiter=",", header="raman_shift_cm1,intensity", comments="")
+    body = {
+        "slab": GOOD.replace('"t-Na3SbS4"', f'"{tmp_path / "slab.extxyz"}"'),
+        "overlap": GOOD.replace('"t-Na3SbS4"', f'"{tmp_path / "overlap.extxyz"}"'),
+        "hot": GOOD.replace("[700]", "[700, 1e6]"),
+        "measured": GOOD + "[[report.measured_spectra]]\ncandidate = 't-Na3SbS4'\n"
+        f"path = '{tmp_path / 'negative.csv'}'\n",
+        "measured_column": GOOD + "[[report.measured_spectra]]\ncandidate = 't-Na3SbS4'\n"
+        f"path = '{REPO / 'tests/data/measured/ccl4_raj2020.csv'}'\ncolumn = 'nope'\n",
+    }[extra]
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.csv").write_text("an earlier result\n")
+    assert workflow_main([str(_write(tmp_path, body)), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert re.search(pattern, err), err
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv"]
+    assert (out / "results.csv").read_text() == "an earlier result\n"
+
+
+def test_run_directory_that_is_a_file_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.write_text("not a directory\n")
+    assert workflow_main([str(_write(tmp_path, GOOD)), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: run directory {out}: exists and is not a directory; expected a directory"
+    assert out.read_text() == "not a directory\n"
+
+
+def test_a_name_taken_from_a_file_name_follows_the_name_rule(tmp_path):
+    import ase.io
+
+    from ionraman.structures import load_structure
+
+    path = tmp_path / "my phase.extxyz"
+    ase.io.write(path, load_structure("t-Na3SbS4"))
+    body = GOOD.replace('"t-Na3SbS4"', f'"{path}"')
+    with pytest.raises(InputError, match=r"candidates.*'my phase' taken from the file name") as e:
+        load_config(_write(tmp_path, body))
+    assert "\n" not in str(e.value)
+    named = body.replace("[[candidates]]", "[[candidates]]\nname = 'my-phase'")
+    assert load_config(_write(tmp_path, named)).candidates[0].label == "my-phase"

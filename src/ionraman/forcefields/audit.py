@@ -46,6 +46,7 @@ from ase.neighborlist import neighbor_list
 from ionraman._io import write_json_atomic
 from ionraman.errors import InputError
 from ionraman.forcefields.phonons import GammaModes, gamma_displacements, gamma_modes
+from ionraman.validate import check_output_dir
 
 TETRAHEDRAL_CENTRES = ("Sb", "P", "W", "Ge", "Sn", "Si", "As", "Mo")
 """Centres of the tetrahedral anions whose stretching modes are audited."""
@@ -652,6 +653,8 @@ def run_audit(
     from ionraman.polarizability.reference.qe import QESettings
     from ionraman.structures import load_structure
 
+    if out is not None:
+        check_output_dir(out)
     frames: list[Atoms] = []
     for f in frame_files:
         path = Path(f)

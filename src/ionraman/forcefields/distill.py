@@ -60,7 +60,13 @@ from ionraman._io import atomic_path, file_sha256, package_versions, write_json_
 from ionraman.errors import InputError
 from ionraman.forcefields.explore import explore, select_by_grade, trajectory_frames
 from ionraman.forcefields.nep import STUDENT_META, NEPHyperparameters, nep_elements, train_nep
-from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD, LoadedForceField, load_force_field
+from ionraman.forcefields.registry import (
+    DEFAULT_FORCE_FIELD,
+    LoadedForceField,
+    check_force_field,
+    load_force_field,
+)
+from ionraman.validate import check_output_dir, check_temperature
 
 NEP_ELEMENT_ORDER = ("Na", "Ag", "Li", "K", "Sb", "P", "W", "Ge", "Sn", "Si", "S", "Se", "I", "O")
 """Preferred element order of a student's ``type`` line (others follow alphabetically)."""
@@ -157,9 +163,9 @@ class DistillSettings:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        temps = tuple(float(t) for t in self.temperatures_k)
-        if not temps or any(not (math.isfinite(t) and t > 0) for t in temps):
-            raise InputError(f"temperatures must be positive numbers in K, got {temps}")
+        if not self.temperatures_k:
+            raise InputError("temperatures_k: give at least one temperature")
+        temps = tuple(check_temperature(t, "temperatures_k") for t in self.temperatures_k)
         object.__setattr__(self, "temperatures_k", tuple(sorted(set(temps))))
         object.__setattr__(self, "strains", tuple(float(s) for s in self.strains))
         for name in ("teacher_ps", "teacher_equilibration_ps", "validation_ps", "explore_ps"):
@@ -440,9 +446,10 @@ class _Distiller:
     def run(self) -> DistillResult:
         s = self.s
         data = self.workdir / "data"
+        seeds = self.seed_frames()  # read and checked before any teacher MD
         initial_frames = (
             self.teacher_frames("teacher", s.teacher_ps, s.sample_every_fs, s.seed)
-            + self.seed_frames()
+            + seeds
             + self.static_frames()
         )
         validation_frames = self.teacher_frames(
@@ -698,6 +705,7 @@ def distill(
     log = log or sys.stderr
     if not structures:
         raise InputError("distill: give at least one structure")
+    workdir = check_output_dir(workdir, "work directory (--out)")
     systems: dict[str, Atoms] = {}
     for s in structures:
         atoms = s.copy() if isinstance(s, Atoms) else load_structure(s)
@@ -714,6 +722,11 @@ def distill(
             atoms = make_supercell(atoms, min_atoms=settings.min_atoms)
             atoms.info = info
         systems[name] = atoms
+    elements = {s for atoms in systems.values() for s in atoms.get_chemical_symbols()}
+    try:
+        check_force_field(settings.teacher, elements)
+    except InputError as exc:
+        raise InputError(f"teacher: {exc}") from None
     seeds = [Path(p) for p in seed_trajectories]
     for p in seeds:
         if not p.is_file():
@@ -723,7 +736,6 @@ def distill(
     for p in map(Path, seed_labelled):
         labelled += _read_labelled(p)
         labelled_record.append({"path": str(p), "sha256": file_sha256(p)})
-    workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     record = {
         "settings": settings.data_fingerprint(),

@@ -365,6 +365,25 @@ def check_elements(spec: ForceFieldSpec, symbols: Iterable[str]) -> None:
         )
 
 
+def check_force_field(name: str, elements: Iterable[str] | None = None) -> None:
+    """Refuse an unknown force-field name, or ``elements`` a registered one does not cover.
+
+    Nothing is loaded. ``FAMILY:/path`` and ``module:factory`` names pass: they are checked when
+    loaded.
+
+    Raises
+    ------
+    InputError
+        Unknown name (listing the known ones), or an element not covered.
+    """
+    if name in list_force_fields():
+        if elements is not None:
+            check_elements(get_force_field(name), elements)
+        return
+    if ":" not in name:
+        raise InputError(_unknown_message(name))
+
+
 def elements_from_numbers(numbers: Iterable[int]) -> tuple[str, ...]:
     """Chemical symbols of atomic numbers, in the given order."""
     return tuple(chemical_symbols[int(z)] for z in numbers)

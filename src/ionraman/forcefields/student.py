@@ -42,6 +42,7 @@ from ionraman._io import atomic_path, file_sha256, package_versions, write_json_
 from ionraman.errors import InputError
 from ionraman.forcefields.audit import frame_errors, predict, reference_values
 from ionraman.forcefields.nep import STUDENT_META, NEPHyperparameters, nep_elements, train_nep
+from ionraman.validate import check_output_dir
 
 STUDENT_FORMAT = "ionraman-nep-student/1"
 
@@ -173,7 +174,7 @@ def train_student(
     from ionraman.forcefields.distill import element_order
 
     hyper = hyper or NEPHyperparameters()
-    out = Path(out)
+    out = check_output_dir(out, "student directory (--out)")
     frames = read_labelled(train_files)
     test = read_labelled(test_files) if test_files else []
     symbols = sorted({s for a in frames for s in a.get_chemical_symbols()})

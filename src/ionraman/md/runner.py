@@ -64,6 +64,7 @@ from ionraman.md.thermostat import (
     restore_integrator_state,
     thermalize,
 )
+from ionraman.validate import check_output_file
 
 log = logging.getLogger("ionraman.md")
 
@@ -259,6 +260,7 @@ def simulate(
     atoms = _as_atoms(structure)
     spec = _registered_spec(settings.force_field) if loaded is None else loaded.spec
     _validate(atoms, spec, _source_name(structure))
+    check_output_file(out, "output store")
     fingerprint = _fingerprint(settings, atoms)
 
     ckpt: Checkpoint | None = None
@@ -277,7 +279,7 @@ def simulate(
         if ckpt.n_frames > 0 and not out.exists():
             raise InputError(
                 f"{out} is missing but its checkpoint {ckpt_file.name} says it held "
-                f"{ckpt.n_frames} frames; delete the checkpoint or pass overwrite=True"
+                f"{ckpt.n_frames} frames; delete the checkpoint (API: overwrite=True)"
             )
         if ckpt.n_frames == 0:
             out.unlink(missing_ok=True)  # a store cut off while being created
@@ -286,7 +288,7 @@ def simulate(
     elif out.exists():
         raise InputError(
             f"{out} exists and has no checkpoint ({ckpt_file.name}) to resume from; choose "
-            "another --out or pass overwrite=True"
+            "another --out or delete it (API: overwrite=True)"
         )
 
     if loaded is None:
@@ -735,10 +737,10 @@ def _validate(atoms: Atoms, spec: ForceFieldSpec | None, source: str) -> None:
             check_elements(spec, atoms.get_chemical_symbols())  # names the force field
         except InputError as exc:
             raise InputError(f"{source}: {exc}; choose another force field") from None
-    # Close contacts are the distance guard's business (and a crafted test case); only
-    # coincident atoms are rejected here.
+    # Close contacts are the distance guard's business; only overlapping atoms (closer than
+    # conventions.MIN_INTERATOMIC_DISTANCE_A) and vacuum gaps are rejected here.
     elements = spec.elements if spec is not None else None
-    validate_structure(atoms, supported_elements=elements, min_distance_A=0.1, source=source)
+    validate_structure(atoms, supported_elements=elements, source=source)
 
 
 def _registered_spec(name: str) -> ForceFieldSpec | None:
@@ -769,7 +771,8 @@ def _check_fingerprint(old: dict[str, Any], new: dict[str, Any], ckpt_file: Path
         if old.get(key) != new.get(key):
             raise InputError(
                 f"{ckpt_file.name} was made with {key}={old.get(key)!r}, not {new.get(key)!r}; "
-                "resume with the same settings, use another --out, or pass overwrite=True"
+                "resume with the same settings or use another --out (API: overwrite=True starts "
+                "afresh)"
             )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from ionraman.conventions import FS_PER_PS
 from ionraman.errors import InputError
 from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD
+from ionraman.validate import check_temperature
 
 ENSEMBLES = ("nvt", "nve")
 """Production ensembles. NVT uses a gentle global thermostat; Langevin is deliberately absent:
@@ -200,6 +201,7 @@ class MDSettings:
             "barostat_time_fs",
         ):
             positive(name)
+        check_temperature(self.temperature_k, "temperature_k")
         if not isinstance(self.equilibration_ps, int | float) or not (
             math.isfinite(self.equilibration_ps) and self.equilibration_ps >= 0
         ):

@@ -295,7 +295,9 @@ def fit_bond_model(
     from ionraman._io import provenance
     from ionraman.polarizability.models.cartesian import load_labelled
     from ionraman.polarizability.scores import reference_alpha
+    from ionraman.validate import check_output_file
 
+    check_output_file(out)
     frames = load_labelled(data, key)
     if elements:
         allowed = set(elements)

@@ -13,6 +13,7 @@ from ionraman._io import atomic_path, file_sha256, write_text_atomic
 from ionraman.spectra.plot import spectrum_figure
 from ionraman.spectra.raman import compute_raman_spectrum
 from ionraman.spectra.result import RamanSpectrum
+from ionraman.validate import check_output_dir, check_temperature
 
 __all__ = ["spectrum_from_file"]
 
@@ -61,13 +62,14 @@ def spectrum_from_file(
     from ionraman.trajectory import read_polarizability_series
 
     path = Path(series_path)
+    out = check_output_dir(out_dir)
     series = read_polarizability_series(path, timestep_fs=timestep_fs, order=order)
     kwargs = dict(spectrum_kwargs)
     temperature_source = "argument"
     if kwargs.get("temperature_k") is None:
         meta_t = (series.metadata or {}).get("temperature_K")
         if meta_t is not None:
-            kwargs["temperature_k"] = float(meta_t)
+            kwargs["temperature_k"] = check_temperature(meta_t, f"{path}: temperature_K")
             temperature_source = f"{path.name} metadata"
         else:
             temperature_source = "none"
@@ -81,7 +83,6 @@ def spectrum_from_file(
         "temperature_source": temperature_source,
     }
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "spectrum.csv", spectrum.to_dataframe(variant).to_csv(index=False))
     spectrum.save(out / "spectrum.h5")

@@ -27,6 +27,7 @@ from ionraman.spectra.measured import MeasuredSpectrum, read_measured, select_sp
 from ionraman.spectra.overlay import comparison_figure
 from ionraman.spectra.preprocess import PreprocessSettings, preprocess
 from ionraman.spectra.result import RamanSpectrum
+from ionraman.validate import check_output_dir
 
 __all__ = [
     "OUTPUT_FILES",
@@ -204,6 +205,12 @@ def compare_main(
         baseline = None
     if baseline_protect_below_cm1 is not None and baseline_protect_below_cm1 <= 0:
         baseline_protect_below_cm1 = None
+    out = check_output_dir(out_dir)
+    if not float(reference_max_cm1) >= float(lowfreq_window_cm1[1]):
+        raise InputError(
+            f"reference_max_cm1 = {reference_max_cm1:g} cm^-1: expected at least the end of the "
+            f"low-frequency window, {lowfreq_window_cm1[1]:g} cm^-1"
+        )
     spectrum, sim_path = load_simulated(simulated)
     settings = PreprocessSettings(
         crop_cm1=crop_cm1,
@@ -244,7 +251,6 @@ def compare_main(
         peak_tolerance_cm1=peak_tolerance_cm1,
         min_rel_prominence=min_rel_prominence,
     )
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = comparison_figure(result)
     with atomic_path(out / "comparison.png") as tmp:

@@ -44,6 +44,7 @@ import pandas as pd
 from ionraman._io import file_sha256
 from ionraman.conventions import laser_wavelength_nm_to_cm1
 from ionraman.errors import InputError
+from ionraman.validate import check_temperature
 
 __all__ = [
     "JCAMP_SUFFIXES",
@@ -228,11 +229,24 @@ def read_measured(
         raise InputError(
             f"laser wavelength must be a positive number of nm, got {laser_wavelength_nm}"
         )
+    temperature_k = check_temperature(temperature_k, "temperature_k")
     sha = file_sha256(p)
     spectra: list[MeasuredSpectrum] = []
     for block in raw:
         spectra.extend(_finish(p, sha, fmt, block, x_unit, laser_wavelength_nm, temperature_k))
+    for spectrum in spectra:
+        _check_some_positive(p, spectrum)
     return spectra
+
+
+def _check_some_positive(path: Path, spectrum: MeasuredSpectrum) -> None:
+    """A recorded Raman spectrum counts photons: refuse one without a single positive value."""
+    top = float(spectrum.intensity.max())
+    if not top > 0:
+        raise InputError(
+            f"{path}: measured spectrum {spectrum.label!r} has no positive intensity (largest "
+            f"{top:.4g}); expected Raman intensities (a sign-flipped export?)"
+        )
 
 
 def select_spectrum(

@@ -63,12 +63,38 @@ def segment_length_for_resolution(resolution_cm1: float, timestep_fs: float) -> 
     """
     if not (np.isfinite(resolution_cm1) and resolution_cm1 > 0):
         raise InputError(f"resolution_cm1 must be a positive number of cm^-1, got {resolution_cm1}")
-    exact = 1.0 / (SPEED_OF_LIGHT_CM_S * timestep_fs * 1e-15 * resolution_cm1)
-    n = max(math.ceil(exact * (1.0 - 1e-12)), 2)
-    n += n % 2
-    while not _is_fft_friendly(n):
-        n += 2
-    return n
+    with np.errstate(divide="ignore", over="ignore"):
+        exact = 1.0 / (SPEED_OF_LIGHT_CM_S * timestep_fs * 1e-15 * np.float64(resolution_cm1))
+    if not np.isfinite(exact):
+        raise InputError(f"resolution_cm1 = {resolution_cm1}: too fine for any series")
+    return next_fft_friendly_length(math.ceil(exact * (1.0 - 1e-12)))
+
+
+def next_fft_friendly_length(n_min: int) -> int:
+    """Smallest even length ≥ ``n_min`` (≥ 2) without prime factors above 11.
+
+    The candidates are enumerated rather than searched in steps of 2: they thin out with size,
+    and a stepwise search near 10¹³ frames (a resolution of 10⁻⁹ cm⁻¹) takes hours. Beyond 2⁶²
+    frames (no real series) the next power of two is returned.
+    """
+    n_min = max(int(n_min), 2)
+    best = 1 << (n_min - 1).bit_length()  # a power of two: always a candidate
+    if n_min > 1 << 62:
+        return best
+    odd = [1]
+    for p in (3, 5, 7, 11):
+        grown = []
+        for q in odd:
+            while q <= best:
+                grown.append(q)
+                q *= p
+        odd = grown
+    for q in odd:
+        m = 2 * q
+        while m < n_min:
+            m *= 2
+        best = min(best, m)
+    return best
 
 
 def _window(window: str, n: int) -> np.ndarray:

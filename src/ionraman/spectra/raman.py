@@ -25,6 +25,7 @@ import numpy as np
 from ionraman._io import provenance
 from ionraman.conventions import (
     QUANTUM_CORRECTIONS,
+    SPEED_OF_LIGHT_CM_S,
     conventions_metadata,
     laser_wavelength_nm_to_cm1,
     timestep_fs_to_nyquist_cm1,
@@ -41,12 +42,16 @@ from ionraman.spectra.psd import (
     smooth_density,
 )
 from ionraman.spectra.result import RamanSpectrum
+from ionraman.validate import check_temperature
 
 __all__ = ["DEFAULT_RESOLUTION_CM1", "POWDER_CHANNEL_NAMES", "compute_raman_spectrum"]
 
 POWDER_CHANNEL_NAMES = ("isotropic", "anisotropic", "parallel", "crossed", "total")
 DEFAULT_RESOLUTION_CM1 = 1.0
 """Default bin spacing (cm⁻¹) when neither resolution nor segment length is given."""
+MIN_SEGMENT_FRAMES = 16
+"""Shortest Welch segment, frames (9 frequency bins): a shorter series, segment length or a
+coarser resolution gives a handful of bins and is refused."""
 _OFF_DIAGONAL = ((0, 1), (0, 2), (1, 2))
 # signals transformed together: bounds the complex STFT buffer to ~128 MB (8e6 × 16 B)
 _MAX_CHUNK_ELEMENTS = 8_000_000
@@ -91,21 +96,32 @@ def _segment_length(
         raise InputError("give either resolution_cm1 or segment_length, not both")
     if resolution_cm1 is not None:
         n = segment_length_for_resolution(resolution_cm1, timestep_fs)
+        if n < MIN_SEGMENT_FRAMES:
+            coarsest = resolution_of(MIN_SEGMENT_FRAMES, timestep_fs)
+            raise InputError(
+                f"resolution {resolution_cm1:g} cm^-1 at {timestep_fs:g} fs gives segments of "
+                f"{n} frames, fewer than {MIN_SEGMENT_FRAMES}; expected a resolution of at most "
+                f"{coarsest:.4g} cm^-1"
+            )
         if n > n_frames:
             t_ps = n_frames * timestep_fs / 1000.0
             finest = resolution_of(largest_fft_friendly_length(n_frames), timestep_fs)
             digits = 3 - math.floor(math.log10(finest))
             finest = math.ceil(finest * 10**digits) / 10**digits  # round up: always reachable
+            needs = str(n) if n < 10**9 else f"{n:.3g}"
             raise InputError(
                 f"series of {n_frames} frames ({t_ps:g} ps at {timestep_fs:g} fs) is shorter than "
-                f"one segment for resolution {resolution_cm1:g} cm^-1, which needs {n} frames "
+                f"one segment for resolution {resolution_cm1:g} cm^-1, which needs {needs} frames "
                 f"({n * timestep_fs / 1000.0:g} ps); use a coarser resolution (at least "
                 f"{finest:g} cm^-1) or a longer run"
             )
         return n
     if segment_length is not None:
-        if int(segment_length) != segment_length or segment_length < 2:
-            raise InputError(f"segment_length must be an integer >= 2 frames, got {segment_length}")
+        if int(segment_length) != segment_length or segment_length < MIN_SEGMENT_FRAMES:
+            raise InputError(
+                f"segment_length must be an integer >= {MIN_SEGMENT_FRAMES} frames, got "
+                f"{segment_length}"
+            )
         n = int(segment_length) + int(segment_length) % 2
         if n > n_frames:
             raise InputError(
@@ -116,7 +132,21 @@ def _segment_length(
     # default: DEFAULT_RESOLUTION_CM1, coarsened to a quarter of the run if that is shorter
     # (so that at least 7 half-overlapping segments are averaged)
     default = segment_length_for_resolution(DEFAULT_RESOLUTION_CM1, timestep_fs)
-    return min(default, largest_fft_friendly_length(n_frames // 4))
+    if default < MIN_SEGMENT_FRAMES:
+        longest = 1e15 / (SPEED_OF_LIGHT_CM_S * MIN_SEGMENT_FRAMES * DEFAULT_RESOLUTION_CM1)
+        raise InputError(
+            f"timestep_fs = {timestep_fs:g}: segments at the default resolution of "
+            f"{DEFAULT_RESOLUTION_CM1:g} cm^-1 would hold {default} frames; expected frames at "
+            f"most {longest:.4g} fs apart"
+        )
+    n = min(default, largest_fft_friendly_length(n_frames // 4))
+    if n < MIN_SEGMENT_FRAMES:
+        raise InputError(
+            f"series of {n_frames} frames is too short for a spectrum: the default resolution "
+            f"averages segments of a quarter of the run, each at least {MIN_SEGMENT_FRAMES} "
+            f"frames, so at least {4 * MIN_SEGMENT_FRAMES} frames are needed"
+        )
+    return n
 
 
 def _validate_smoothing(smoothing: tuple[str, float] | None) -> tuple[str, float] | None:
@@ -274,7 +304,7 @@ def compute_raman_spectrum(
         raise InputError(
             f"unknown quantum correction {quantum_correction!r}; expected one of: {known}"
         )
-    _check_positive(temperature_k, "temperature_k", "K")
+    check_temperature(temperature_k, "temperature_k")
     laser_cm1 = (
         None
         if laser_wavelength_nm is None

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
+from ionraman.conventions import MIN_INTERATOMIC_DISTANCE_A
 from ionraman.errors import InputError
 
 STORE_SUFFIXES = (".h5", ".hdf5")
@@ -140,6 +141,59 @@ class ArrayTrajectory:
 
     def close(self) -> None:
         """Nothing to release (kept for API symmetry)."""
+
+
+def check_frames(positions: np.ndarray, cells: np.ndarray, first: int, source: str) -> None:
+    """Raise :class:`InputError` unless every frame of a block has finite positions and a cell.
+
+    Parameters
+    ----------
+    positions
+        Block of positions ``[F, N, 3]``, Å.
+    cells
+        The block's cells ``[F, 3, 3]``, Å.
+    first
+        Index of the block's first frame in the trajectory (for the message).
+    source
+        Name of the trajectory, for the message.
+    """
+    finite = np.isfinite(positions).reshape(len(positions), -1).all(axis=1)
+    if not finite.all():
+        k = first + int(np.argmin(finite))
+        raise InputError(
+            f"{source}: frame {k}: atomic positions contain NaN or infinite values; expected "
+            "finite positions in Å"
+        )
+    volumes = np.abs(np.linalg.det(np.nan_to_num(cells)))
+    has_cell = np.isfinite(cells).reshape(len(cells), -1).all(axis=1) & (volumes > 1e-6)
+    if not has_cell.all():
+        k = first + int(np.argmin(has_cell))
+        raise InputError(
+            f"{source}: frame {k} has no 3D cell (volume {volumes[k - first]:.3g} Å^3); "
+            "transport analysis needs the periodic cell (for extxyz a Lattice= entry)"
+        )
+
+
+def check_trajectory(
+    traj: TrajectoryLike,
+    source: str,
+    *,
+    min_distance_A: float = MIN_INTERATOMIC_DISTANCE_A,
+    chunk_frames: int = 1024,
+) -> None:
+    """Check a trajectory before any analysis: every frame passes :func:`check_frames` (read in
+    chunks) and frame 0 has no two atoms closer than ``min_distance_A`` Å
+    (:func:`ionraman.structures.validate.check_min_distance`; 0 skips it)."""
+    from ase import Atoms
+
+    from ionraman.structures.validate import check_min_distance
+
+    cells = np.asarray(traj.read("cells"))
+    for i0, positions in traj.iter_chunks("positions", chunk_frames):
+        check_frames(positions, cells[i0 : i0 + len(positions)], i0, source)
+    first = traj.read("positions", 0, 1)[0]
+    atoms = Atoms(numbers=traj.numbers, positions=first, cell=cells[0], pbc=True)
+    check_min_distance(atoms, min_distance_A, source=f"{source}: frame 0")
 
 
 def symbols_to_numbers(symbols: Sequence[str]) -> np.ndarray:

@@ -30,9 +30,14 @@ from ionraman._io import (
     write_json_atomic,
     write_text_atomic,
 )
-from ionraman.conventions import FS_PER_PS, UNITS
+from ionraman.conventions import FS_PER_PS, MIN_INTERATOMIC_DISTANCE_A, UNITS
 from ionraman.errors import InputError
-from ionraman.transport._source import TrajectoryLike, open_source, select_atoms
+from ionraman.transport._source import (
+    TrajectoryLike,
+    check_trajectory,
+    open_source,
+    select_atoms,
+)
 from ionraman.transport.conductivity import (
     haven_ratio,
     nernst_einstein_conductivity,
@@ -51,6 +56,7 @@ from ionraman.transport.hopping import DEFAULT_SITE_RADIUS_A, HoppingResult, hop
 from ionraman.transport.msd import MSDResult, msd_from_store
 from ionraman.transport.unwrap import unwrap_to_store
 from ionraman.transport.vanhove import VanHoveResult, non_gaussian_parameter, self_van_hove
+from ionraman.validate import check_nonzero, check_output_dir, check_temperature
 
 
 @dataclass
@@ -255,6 +261,14 @@ def _plot_msd(path: Path, result: DiffusionResult) -> None:
     plt.close(fig)
 
 
+def _source_name(traj_path: str | os.PathLike[str] | TrajectoryLike) -> str:
+    """The file a trajectory comes from, or ``"trajectory"`` for arrays (for messages)."""
+    if isinstance(traj_path, str | os.PathLike):
+        return str(traj_path)
+    path = getattr(traj_path, "path", None)
+    return str(path) if path is not None else "trajectory"
+
+
 def analyse_diffusion(
     traj_path: str | os.PathLike[str] | TrajectoryLike,
     out_dir: str | os.PathLike[str],
@@ -284,6 +298,7 @@ def analyse_diffusion(
     msd_rows: int = 5000,
     tmp_dir: str | os.PathLike[str] | None = None,
     plot: bool = True,
+    min_distance_A: float = MIN_INTERATOMIC_DISTANCE_A,
 ) -> DiffusionResult:
     """Transport analysis of a trajectory; writes msd.csv, diffusion.json, msd.png, vanhove.csv.
 
@@ -327,6 +342,10 @@ def analyse_diffusion(
         MCMC seed (reproducible results).
     chunk_frames, msd_rows, tmp_dir, plot
         Streaming chunk, rows of msd.csv, location of temporary files, write msd.png.
+    min_distance_A : float
+        Refuse a trajectory whose frame 0 holds two atoms closer than this, Å (overlapping or
+        duplicated atoms); 0 turns the check off (ideal-gas test walkers). Every frame is also
+        checked for finite positions and a 3D cell before any analysis.
 
     Returns
     -------
@@ -336,8 +355,9 @@ def analyse_diffusion(
         raise InputError(
             f"linearity_z_max = {linearity_z_max!r}: expected a positive number or None"
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir)
+    temperature_k = check_temperature(temperature_k, "temperature_k")
+    charge = check_nonzero(charge, "charge", "e")
     params = {
         "species": species,
         "temperature_K": temperature_k,
@@ -360,12 +380,15 @@ def analyse_diffusion(
         "site_radius_A": site_radius_A,
         "seed": seed,
     }
-    source_name = str(getattr(traj_path, "path", traj_path))
+    source_name = _source_name(traj_path)
     with open_source(traj_path, timestep_fs=timestep_fs, work_dir=tmp_dir) as traj:
         symbols_all = list(traj.symbols)
         mobile_idx = select_atoms(symbols_all, species)
         if temperature_k is None:
-            temperature_k = traj.metadata.get("temperature_K")
+            temperature_k = check_temperature(
+                traj.metadata.get("temperature_K"), f"{source_name}: temperature_K"
+            )
+        check_trajectory(traj, source_name, min_distance_A=min_distance_A)
         all_atoms = np.arange(traj.n_atoms)
         with unwrap_to_store(
             traj,
@@ -529,6 +552,7 @@ def analyse_diffusion(
         files=files,
         info=_clean(json.loads(json.dumps(info, default=json_default_str))),
     )
+    out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "msd.csv", msd.to_dataframe(max_rows=msd_rows).to_csv(index=False))
     if vh is not None:
         write_text_atomic(out / "vanhove.csv", vh.to_dataframe().to_csv(index=False))

@@ -36,7 +36,6 @@ reported before anything is written to the run directory.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
@@ -55,6 +54,7 @@ from pydantic import (
 )
 
 from ionraman.errors import InputError
+from ionraman.validate import check_temperature
 
 __all__ = [
     "AnalysisConfig",
@@ -228,6 +228,16 @@ class CandidateConfig(_Strict):
     def _temps(cls, v: list[float] | None) -> list[float] | None:
         return None if v is None else _check_temperatures(v)
 
+    @model_validator(mode="after")
+    def _safe_label(self) -> CandidateConfig:
+        """A name taken from the structure's file name follows the rule of ``name`` too."""
+        if self.name is None and not _SAFE_NAME.match(self.label):
+            raise ValueError(
+                f"the name {self.label!r} taken from the file name does not fit the name rule "
+                "(letters, digits and . _ : + ( ) = -); give the candidate a name"
+            )
+        return self
+
     @property
     def label(self) -> str:
         if self.name:
@@ -246,9 +256,8 @@ def _check_temperatures(v: Sequence[float]) -> list[float]:
     temps = [float(t) for t in v]
     if not temps:
         raise ValueError("give at least one temperature")
-    bad = [t for t in temps if not (math.isfinite(t) and t > 0)]
-    if bad:
-        raise ValueError(f"temperatures must be positive (K), got {bad}")
+    for t in temps:
+        check_temperature(t, "temperature")
     if len(set(temps)) != len(temps):
         raise ValueError(f"temperatures must be unique, got {temps}")
     return sorted(temps)
@@ -816,18 +825,12 @@ def resolve_force_field(choice: str, elements: set[str]) -> tuple[str, str]:
 
 def _check_force_field(name: str, elements: set[str], field_name: str) -> None:
     """Unknown names and uncovered elements are config errors (nothing is loaded here)."""
-    from ionraman.forcefields import check_elements, get_force_field, list_force_fields
+    from ionraman.forcefields.registry import check_force_field
 
-    if name in list_force_fields():
-        try:
-            check_elements(get_force_field(name), elements)
-        except InputError as exc:
-            raise InputError(f"{field_name}: {exc}") from None
-        return
-    if ":" not in name:
-        from ionraman.forcefields.registry import _unknown_message
-
-        raise InputError(f"{field_name}: {_unknown_message(name)}")
+    try:
+        check_force_field(name, elements)
+    except InputError as exc:
+        raise InputError(f"{field_name}: {exc}") from None
 
 
 def _conventional_cell(name: str):
@@ -957,11 +960,24 @@ def prepare(cfg: WorkflowConfig) -> list[PreparedCandidate]:
     return out
 
 
+def _read_measured_now(m: MeasuredSpectrumConfig, path: Path, field: str) -> None:
+    """Read (and select from) a measured spectrum at the start, not at the report stage."""
+    from ionraman.spectra.measured import read_measured, select_spectrum
+
+    try:
+        spectra = read_measured(path, temperature_k=m.temperature_K, laser_wavelength_nm=m.laser_nm)
+        if m.column is not None:
+            select_spectrum(spectra, m.column)
+    except InputError as exc:
+        raise InputError(f"{field}: {exc}") from None
+
+
 def _check_measured(cfg: WorkflowConfig) -> None:
     for k, m in enumerate(cfg.report.measured_spectra):
         p = cfg.resolve(m.path)
         if not p.is_file():
             raise InputError(f"report.measured_spectra[{k}].path: file {str(p)!r} not found")
+        _read_measured_now(m, p, f"report.measured_spectra[{k}]")
     if cfg.calibration.data is not None:
         p = cfg.resolve(cfg.calibration.data)
         if not p.is_file():

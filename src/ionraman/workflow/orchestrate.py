@@ -42,6 +42,7 @@ import pandas as pd
 
 from ionraman._io import file_sha256, package_versions, write_json_atomic
 from ionraman.errors import InputError
+from ionraman.validate import check_output_dir
 from ionraman.workflow.config import (
     ClusterConfig,
     PreparedCandidate,
@@ -891,9 +892,7 @@ def run(
     t_start = time.time()
     cfg = load_config(config)
     prepared = prepare(cfg)
-    run_dir = _run_dir(cfg, out)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise InputError(f"{run_dir}: exists and is not a directory")
+    run_dir = check_output_dir(_run_dir(cfg, out), "run directory")
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     with _locked(run_dir):
         config_name = _save_config(run_dir, config, cfg)

@@ -82,6 +82,8 @@ from ionraman.polarizability.models.neighbours import (
     NeighbourList,
     segment_frames,
 )
+from ionraman.structures.validate import check_min_distance
+from ionraman.validate import check_count, check_output_file
 
 MODEL_NAME = "cartesian-tensor"
 MODEL_FORMAT = "ionraman-polarizability-model"
@@ -159,6 +161,7 @@ class CartesianModelConfig:
             raise InputError("cutoff_width_A must lie in (0, cutoff_A]")
         if self.n_radial < 1 or self.ensemble_size < 1:
             raise InputError("n_radial and ensemble_size must be >= 1")
+        check_count(self.max_epochs, "max_epochs", minimum=1)
         if not 0.0 <= self.val_fraction < 1.0 or not 0.0 < self.subsample <= 1.0:
             raise InputError("val_fraction must be in [0, 1) and subsample in (0, 1]")
         if self.skin_A < 0:
@@ -293,6 +296,7 @@ def load_labelled(
             raise InputError(f"{source}: structure {n}: {key} is not finite")
         if atoms.cell.rank != 3:
             raise InputError(f"{source}: structure {n} has no 3D cell")
+        check_min_distance(atoms, source=f"{source}: structure {n}")
     return frames
 
 
@@ -1267,6 +1271,7 @@ def fit_model(
     """
     from ionraman._io import provenance, write_json_atomic
 
+    check_output_file(out)
     model = CartesianTensorModel(config, **overrides)
     report = model.fit(data, validation=validation, key=key)
     out = model.save(out)
@@ -1296,10 +1301,11 @@ def predict_store(
     ``model``: a saved model file or a model object; ``threads``: torch intra-op threads
     (default: leave torch's setting).
     """
+    check_count(threads, "threads")
     if not isinstance(model, CartesianTensorModel):
         model = CartesianTensorModel.load(model)
     if threads is not None:
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(threads)
     return model.predict_store(traj_path, batch_frames=batch_frames, write=write, dtype=dtype)
 
 

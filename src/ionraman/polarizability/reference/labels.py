@@ -48,7 +48,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from ase import Atoms
@@ -57,6 +57,7 @@ from ase.io import read, write
 from ionraman._io import atomic_path, write_json_atomic
 from ionraman.errors import InputError
 from ionraman.polarizability.reference.qe import TASKS, QEResult, QESettings, attach_result, run_qe
+from ionraman.validate import check_output_dir
 
 RESULT_FILE = "result.json"
 LOCK_FILE = ".lock"
@@ -515,6 +516,13 @@ def _sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse with usage errors raised as one-line :class:`InputError` (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{self.prog}: {message} (see --help)")
+
+
 def label_main(argv: list[str] | None = None, task: str = "epsilon") -> int:
     """``ionraman reference label SNAPSHOTS --code qe --out DIR [options]`` (``task="scf"``:
     ``ionraman reference forces ...``, energies, forces and stresses from pw.x only).
@@ -537,7 +545,7 @@ def label_main(argv: list[str] | None = None, task: str = "epsilon") -> int:
     InputError
         Unreadable input, unknown ``--code``, bad settings, QE or pseudopotentials missing.
     """
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog="ionraman reference " + ("label" if task == "epsilon" else "forces"),
         description=(
             "Label structures with first-principles polarizabilities (resumable)."
@@ -557,8 +565,9 @@ def label_main(argv: list[str] | None = None, task: str = "epsilon") -> int:
     if args.code.lower() not in CODES:
         raise InputError(f"--code {args.code!r}: supported reference codes are {list(CODES)}")
     settings = _settings_from_args(args)
-    out_dir = args.out
+    out_dir = check_output_dir(args.out, "--out")
     workdir = args.workdir if args.workdir is not None else out_dir / "work"
+    check_output_dir(workdir, "--workdir")
     with _sigterm_as_exit():
         report = label_structures(
             args.snapshots, out_dir / OUTPUT_NAME, workdir, settings, indices=args.indices,
