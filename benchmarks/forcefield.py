@@ -62,7 +62,8 @@ def _student(arg: str | None):
     if p.is_file():
         meta = p.parent / "student.json"
         return load_force_field(f"nep:{p.resolve()}"), meta
-    return load_force_field(arg), None
+    shipped = shipped_students().get(arg)
+    return load_force_field(arg), (shipped / "student.json" if shipped else None)
 
 
 def main(argv: list[str] | None = None) -> None:

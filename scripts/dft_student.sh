@@ -3,6 +3,7 @@
 #
 #   nohup scripts/dft_student.sh labels  > out/dft/student.log 2>&1 &   # DFT forces (hours)
 #   scripts/dft_student.sh train [ROUND]                                # student on rounds <= ROUND
+#                                                                       # (PRETRAIN=pool or FINETUNE=nep.txt)
 #   scripts/dft_student.sh explore ROUND                                # student MD -> scf/al_ROUND
 #   scripts/dft_student.sh audit                                        # every model vs DFT
 #
@@ -12,7 +13,8 @@
 #          of t-Na3SbS4, and every active-learning round's snapshots; records in
 #          src/ionraman/data/reference/scf/ (committed), raw runs in out/dft/scf_work (scratch).
 #          Two single-rank workers share the work (per-structure locks); run it again to resume.
-# train    ionraman forcefield train on scf/train + scf/al_001..ROUND, held-out scf/heldout
+# train    ionraman forcefield train on scf/train + scf/al_001..ROUND, held-out scf/heldout,
+#          pre-trained on the 7net-l3i5 pool (scripts/pretrain_pool.py makes a new one)
 #          -> out/dft/student_rROUND (copy to src/ionraman/data/forcefields/<name> to ship).
 # explore  student MD of 16-32-atom cells at 300/600/900 K; the frames it extrapolates most on
 #          (MaxVol grade) become scf/al_ROUND/snapshots.extxyz, labelled by the next `labels`.
@@ -62,9 +64,11 @@ dft_stretch_reference(load_structure('t-Na3SbS4'), shipped_scf_dir() / STRETCH_R
 train)
     round=${2:-999}
     mapfile -t extra < <(rounds "$round")
+    if [[ -n ${FINETUNE:-} ]]; then start=(--finetune-from "$FINETUNE")
+    else start=(--pretrain "${PRETRAIN:-$DATA/pretrain/pool_7net-l3i5.extxyz.gz}"); fi
     "$IR" forcefield train "$SCF/train/labelled.extxyz" "${extra[@]}" \
         --test "$SCF/heldout/labelled.extxyz" --out "out/dft/student_r${2:-all}" \
-        --epochs "${EPOCHS:-1000}" --zbl 1.8 ${FINETUNE:+--finetune-from "$FINETUNE"}
+        --epochs "${EPOCHS:-300}" --zbl 1.8 "${start[@]}"
     ;;
 explore)
     round=$(printf "%03d" "${2:?round number}")
@@ -77,7 +81,8 @@ explore)
     cp "out/dft/explore_$round/selected.extxyz" "$SCF/al_$round/snapshots.extxyz"
     ;;
 audit)
-    "$IR" forcefield audit "$SCF/heldout/labelled.extxyz" --stretch t-Na3SbS4 --out out/dft/audit
+    "$IR" forcefield audit "$SCF/heldout/labelled.extxyz" --stretch t-Na3SbS4 \
+        --phonons t-Na3SbS4 --phonons "$SCF/relaxed/t-Na3SbS4_dft_relaxed.extxyz" --out out/dft/audit
     ;;
 *)
     echo "usage: $0 labels|train [ROUND]|explore ROUND|audit" >&2

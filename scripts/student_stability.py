@@ -36,6 +36,10 @@ def frame_checks(atoms) -> tuple[int, int, float]:
     return int(np.sum(cn[centres] != 4)), int(np.sum(ss & (d < 2.6)) // 2), shortest
 
 
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     from ase.io import write
 
@@ -77,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             "structure": name, "n_atoms": len(atoms), "frames": len(rows),
             "all_tetrahedra_intact": float(np.mean(arr[:, 0] == 0)),
             "no_S_S_bond": float(np.mean(arr[:, 1] == 0)),
-            "shortest_S_S_A": float(arr[:, 2].min()),
-            "median_shortest_S_S_A": float(np.median(arr[:, 2])),
+            # None: no S-S pair within the 3.0 Å neighbour cutoff
+            "shortest_S_S_A": _finite(arr[:, 2].min()),
+            "median_shortest_S_S_A": _finite(np.median(arr[:, 2])),
         }
         if bad:
             pick = np.linspace(0, len(bad) - 1, min(len(bad), args.max_suspicious)).astype(int)
