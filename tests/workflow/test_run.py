@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -138,6 +139,11 @@ def test_changed_analysis_recomputes_only_what_depends_on_it(e2e, tmp_path):
     # the superseded metric files are kept, not deleted
     task = copy / "tasks" / "t-Na3SbS4" / "700K" / "seed0"
     assert any(p.name.startswith("lowfreq.superseded-") for p in task.iterdir())
+    # ... and the run says so, and that the run directory is outside the working directory
+    summary = result.summary_text()
+    assert "held results of a different configuration" in summary and "superseded" in summary
+    assert any("outside the working directory" in n for n in result.notes) == (
+        not copy.resolve().is_relative_to(Path.cwd().resolve()))
     assert (result.results["window_hi_cm1"] == 40).all()
     # the changed window changes the metric, not the transport
     old = read_results(run_dir)["results"]

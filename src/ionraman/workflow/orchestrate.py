@@ -116,6 +116,9 @@ class RunResult:
         Counts of stage outcomes in this invocation (``done``, ``reused``, ``failed`` ...).
     seconds
         Wall time of this invocation.
+    notes
+        Lines about the run directory itself (outside the working directory; results of an
+        earlier, different configuration kept aside), printed first by :meth:`summary_text`.
     """
 
     run_dir: Path
@@ -129,6 +132,7 @@ class RunResult:
     failed: list[dict[str, Any]] = field(default_factory=list)
     stages: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -200,7 +204,7 @@ class RunResult:
 
     def summary_text(self) -> str:
         """Ranking, correlation, failures and the report path (what ``ionraman run`` prints)."""
-        parts = [self.ranking_text()]
+        parts = [*self.notes, self.ranking_text()]
         if self.correlation is not None:
             parts.append(self.correlation.get("summary", ""))
         if self.calibration is not None:
@@ -430,6 +434,28 @@ def _run_dir(cfg: WorkflowConfig, out: str | os.PathLike[str] | None) -> Path:
     if cfg.out:
         return Path(cfg.out).expanduser()
     return Path("out") / cfg.run_name()
+
+
+def _run_dir_notes(run_dir: Path, cfg: WorkflowConfig) -> list[str]:
+    """Say where the results go when that may surprise: outside the working directory, or into a
+    run directory that holds results of a different configuration (its stages whose inputs
+    change keep their old files as ``<stage>.superseded-<hash>``)."""
+    notes = []
+    where = run_dir.resolve()
+    if not where.is_relative_to(Path.cwd().resolve()):
+        notes.append(f"note: the run directory {where} is outside the working directory")
+    previous = run_dir / "run.json"
+    if previous.is_file():
+        try:
+            old = json.loads(previous.read_text()).get("config")
+        except (OSError, ValueError):
+            old = None
+        if old is not None and old != json.loads(json.dumps(cfg.model_dump(mode="json"))):
+            notes.append(
+                f"note: {run_dir} held results of a different configuration; stages whose inputs "
+                "changed keep the earlier files as <stage>.superseded-<hash> next to the new ones"
+            )
+    return notes
 
 
 def _save_config(run_dir: Path, source: Any, cfg: WorkflowConfig) -> str:
@@ -894,6 +920,7 @@ def run(
     prepared = prepare(cfg)
     run_dir = check_output_dir(_run_dir(cfg, out), "run directory")
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    notes = _run_dir_notes(run_dir, cfg)
     with _locked(run_dir):
         config_name = _save_config(run_dir, config, cfg)
         specs, weights = _specs(cfg, prepared, run_dir, run_id)
@@ -1023,6 +1050,7 @@ def run(
             failed=failures,
             stages=counts,
             seconds=time.time() - t_start,
+            notes=notes,
         )
         write_json_atomic(
             run_dir / "status.json",
