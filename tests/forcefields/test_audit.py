@@ -87,3 +87,10 @@ def test_audit_against_a_known_reference(t16: Atoms, springs: str) -> None:
 def test_reference_values_need_labels(t16: Atoms) -> None:
     with pytest.raises(InputError, match="frame 0"):
         audit.reference_values([t16])
+
+
+def test_run_audit_refuses_an_unknown_model_before_any_work(tmp_path) -> None:
+    heldout = audit.shipped_scf_dir() / "heldout" / "labelled.extxyz"
+    with pytest.raises(InputError, match="unknown force field 'nope'"):
+        audit.run_audit([heldout], ["nope"], out=tmp_path / "audit")
+    assert not (tmp_path / "audit").exists()

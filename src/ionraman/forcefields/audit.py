@@ -649,7 +649,11 @@ def run_audit(
     """
     from ase.io import read
 
-    from ionraman.forcefields.registry import get_force_field, list_force_fields
+    from ionraman.forcefields.registry import (
+        check_force_field,
+        get_force_field,
+        list_force_fields,
+    )
     from ionraman.polarizability.reference.qe import QESettings
     from ionraman.structures import load_structure
 
@@ -677,6 +681,8 @@ def run_audit(
         specs = [get_force_field(name) for name in list_force_fields()]
         models = [s.name for s in specs if s.kind in ("universal", "student")
                   and (s.elements is None or symbols <= set(s.elements))]
+    for model in models:  # a name asked for must exist before anything is computed
+        check_force_field(model, symbols)
     settings = settings or QESettings(kspacing_inv_A=0.5)
     records_dir = Path(records) if records is not None else shipped_scf_dir()
     stretch_forces, pressures = {}, {}
