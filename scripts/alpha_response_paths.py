@@ -1,0 +1,262 @@
+#!/usr/bin/env python
+"""Targeted tests of the polarizability's response to Na motion (issue 24): frames and comparison.
+
+Two families of structures, each with its reference frame, DFT-labelled like every α label
+(``ionraman reference label``, QE DFPT, the reference settings):
+
+* ``hop``: a Na hop into the Na vacancy of the W-doped cubic cell ``c-Na3SbS4:W0.5``
+  (Na5SbWS8, 15 atoms). Both end points are relaxed with the force field (positions, fixed
+  experimental cell), the path between them is a climbing-image NEB of the same force field
+  (``--images`` interior images). This is the elementary event of vacancy-mediated conduction.
+* ``collective``: the whole Na sublattice of t-Na3SbS4 (built-in experimental structure, 16
+  atoms) translated rigidly against the SbS4 framework along a and c by the given amplitudes,
+  plus the undisplaced frame: the slow, long-wavelength Na motion a conducting phase has.
+
+``frames`` writes ``<out>/snapshots.extxyz`` (``info``: ``snapshot_id``, ``family``,
+``path_index``, ``path_coord_A`` (cumulative mass-unweighted path length from the first frame),
+``amplitude_A``, ``direction``, ``force_field``, ``neb_barrier_eV`` on the hop frames).
+Label them::
+
+    ionraman reference label src/ionraman/data/reference/response/snapshots.extxyz \\
+        --out src/ionraman/data/reference/response --workdir out/dft/response_work --kspacing 0.5
+
+``compare`` reads the labelled frames and a model and prints, per family, Δα = α − α(reference
+frame) of DFT and the model along the path, and the relative error
+``max_s |Δα_model(s) − Δα_DFT(s)| / max_s |Δα_DFT(s)|`` (Frobenius norms over the 3×3 tensor;
+the acceptance of issue 24 is ≤ 0.15), for the full tensor and for its isotropic and anisotropic
+parts::
+
+    python scripts/alpha_response_paths.py compare \\
+        --model src/ionraman/data/models/cartesian-na-sb-w-s.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import read, write
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "src/ionraman/data/reference/response"
+HOP_PHASE, COLLECTIVE_PHASE = "c-Na3SbS4:W0.5", "t-Na3SbS4"
+NEB_FMAX = 0.03  # eV/Å
+
+
+def _calculator(name: str):
+    from ionraman import get_calculator
+
+    return get_calculator(name)
+
+
+def vacancy_site(doped: Atoms, host: Atoms) -> np.ndarray:
+    """Cartesian position (Å) of the host Na site that the doped cell leaves empty."""
+    na_doped = doped.positions[np.array(doped.get_chemical_symbols()) == "Na"]
+    na_host = host.positions[np.array(host.get_chemical_symbols()) == "Na"]
+    cell = host.cell
+    best, site = -1.0, None
+    for p in na_host:
+        d = na_doped - p
+        d -= cell.cartesian_positions(np.round(cell.scaled_positions(d)))
+        nearest = float(np.min(np.linalg.norm(d, axis=1)))
+        if nearest > best:
+            best, site = nearest, p
+    return np.asarray(site)
+
+
+def _relax(atoms: Atoms, calc, fmax: float = 0.01) -> Atoms:
+    from ase.optimize import BFGS
+
+    atoms = atoms.copy()
+    atoms.calc = calc
+    BFGS(atoms, logfile=None).run(fmax=fmax, steps=500)
+    return atoms
+
+
+def hop_frames(force_field: str, images: int) -> list[Atoms]:
+    """NEB path (end points included) of the Na hop into the vacancy of the W-doped cell."""
+    from ase.mep import NEB
+    from ase.optimize import FIRE
+
+    from ionraman import get_structure
+
+    doped = get_structure(HOP_PHASE)
+    host = get_structure("c-Na3SbS4")
+    site = vacancy_site(doped, host)
+    na = np.flatnonzero(np.array(doped.get_chemical_symbols()) == "Na")
+    moved = doped.copy()
+    moved.append("Na")
+    moved.positions[-1] = site
+    dist = moved.get_distances(len(moved) - 1, na, mic=True)
+    hopper = int(na[np.argmin(dist)])
+    calc = _calculator(force_field)
+    start = _relax(doped, calc)
+    final = start.copy()
+    vec = site - start.positions[hopper]
+    vec -= final.cell.cartesian_positions(np.round(final.cell.scaled_positions(vec)))
+    final.positions[hopper] = start.positions[hopper] + vec
+    final = _relax(final, _calculator(force_field))
+    path = [start] + [start.copy() for _ in range(images)] + [final]
+    for image in path[1:-1]:
+        image.calc = _calculator(force_field)
+    neb = NEB(path, method="improvedtangent")
+    neb.interpolate(mic=True)
+    FIRE(neb, logfile=None).run(fmax=0.1, steps=2000)
+    neb.climb = True
+    converged = FIRE(neb, logfile=None).run(fmax=NEB_FMAX, steps=3000)
+    if not converged:
+        raise RuntimeError(f"NEB of the Na hop did not converge to {NEB_FMAX} eV/Å in 3000 steps")
+    energies = []
+    for image in path:
+        energies.append(float(image.get_potential_energy()))
+    barrier = max(energies) - energies[0]
+    frames = []
+    coord = 0.0
+    for k, image in enumerate(path):
+        if k:
+            step = image.positions - path[k - 1].positions
+            coord += float(np.linalg.norm(step))
+        frames.append(
+            _frame(
+                image,
+                f"hop/{HOP_PHASE}/na{hopper}/i{k:02d}",
+                family="hop",
+                phase=HOP_PHASE,
+                path_index=k,
+                path_coord_A=coord,
+                amplitude_A=0.0,
+                direction="vacancy",
+                force_field=force_field,
+                neb_barrier_eV=barrier,
+                hopper_index=hopper,
+                energy_rel_eV=energies[k] - energies[0],
+            )
+        )
+    return frames
+
+
+def collective_frames(amplitudes: list[float]) -> list[Atoms]:
+    """Rigid translations of the Na sublattice of t-Na3SbS4 along a and c (and the reference)."""
+    from ionraman import get_structure
+
+    base = get_structure(COLLECTIVE_PHASE)
+    na = np.array(base.get_chemical_symbols()) == "Na"
+    frames = [_frame(base, f"collective/{COLLECTIVE_PHASE}/ref", family="collective",
+                     phase=COLLECTIVE_PHASE, path_index=0, path_coord_A=0.0, amplitude_A=0.0,
+                     direction="none")]
+    k = 0
+    for label, axis in (("a", 0), ("c", 2)):
+        for amp in amplitudes:
+            k += 1
+            atoms = base.copy()
+            unit = atoms.cell[axis] / np.linalg.norm(atoms.cell[axis])
+            atoms.positions[na] += amp * unit
+            frames.append(_frame(atoms, f"collective/{COLLECTIVE_PHASE}/{label}{amp:.2f}",
+                                 family="collective", phase=COLLECTIVE_PHASE, path_index=k,
+                                 path_coord_A=amp * np.sqrt(na.sum()), amplitude_A=amp,
+                                 direction=label))
+    return frames
+
+
+def _frame(atoms: Atoms, snapshot_id: str, **info) -> Atoms:
+    out = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+    out.info["snapshot_id"] = snapshot_id
+    out.info.update(info)
+    return out
+
+
+def cmd_frames(args: argparse.Namespace) -> None:
+    frames = collective_frames(args.amplitudes) + hop_frames(args.force_field, args.images)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "snapshots.extxyz"
+    tmp = path.with_suffix(".tmp.extxyz")
+    write(tmp, frames, format="extxyz")
+    tmp.replace(path)
+    hop = [f for f in frames if f.info["family"] == "hop"]
+    print(f"wrote {len(frames)} frames -> {path}")
+    print(f"hop: Na {hop[0].info['hopper_index']} of {HOP_PHASE}, {len(hop)} images, "
+          f"path {hop[-1].info['path_coord_A']:.2f} Å, NEB barrier "
+          f"{hop[0].info['neb_barrier_eV']:.3f} eV ({args.force_field}); energies along the path "
+          + " ".join(f"{f.info['energy_rel_eV']:+.3f}" for f in hop) + " eV")
+
+
+def _dft_alpha(atoms: Atoms) -> np.ndarray:
+    from ionraman.polarizability.reference.qe import INFO_POLARIZABILITY
+
+    return np.asarray(atoms.info[INFO_POLARIZABILITY], dtype=float).reshape(3, 3)
+
+
+def _parts(alpha: np.ndarray) -> dict[str, np.ndarray]:
+    iso = np.trace(alpha, axis1=-2, axis2=-1)[..., None, None] / 3.0 * np.eye(3)
+    return {"full": alpha, "iso": iso, "aniso": alpha - iso}
+
+
+def compare(labelled: list[Atoms], predicted: np.ndarray) -> dict[str, dict[str, float]]:
+    """Relative error of Δα along each family's path (model vs DFT), per tensor part.
+
+    Parameters
+    ----------
+    labelled : frames with ``info['family']``, ``info['path_index']`` and DFT α (3×3, Å³)
+    predicted : model α of the same frames, shape (n, 3, 3), Å³
+
+    Returns
+    -------
+    ``{family: {part: max|Δα_model − Δα_DFT| / max|Δα_DFT|}}`` plus ``{part}_dft_max`` (Å³).
+    """
+    out: dict[str, dict[str, float]] = {}
+    families = sorted({f.info["family"] for f in labelled})
+    for family in families:
+        idx = [i for i, f in enumerate(labelled) if f.info["family"] == family]
+        idx.sort(key=lambda i: labelled[i].info["path_index"])
+        dft = np.array([_dft_alpha(labelled[i]) for i in idx])
+        model = predicted[idx]
+        row: dict[str, float] = {}
+        for part, (d_dft, d_model) in zip(
+            ("full", "iso", "aniso"), zip(_parts(dft - dft[0]).values(), _parts(model - model[0]).values())
+        ):
+            n_dft = np.linalg.norm(d_dft, axis=(1, 2))
+            n_err = np.linalg.norm(d_model - d_dft, axis=(1, 2))
+            row[part] = float(n_err.max() / n_dft.max())
+            row[f"{part}_dft_max"] = float(n_dft.max())
+        out[family] = row
+    return out
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from ionraman.polarizability import load_model, predict_alpha
+    labelled = read(args.labelled, index=":")
+    for model_path in args.model:
+        model = load_model(model_path)
+        predicted = np.asarray(predict_alpha(model, labelled))
+        print(f"\n== {Path(model_path).name} ({len(labelled)} DFT frames of {args.labelled})")
+        for f, a in zip(labelled, predicted):
+            d = _dft_alpha(f)
+            print(f"  {f.info['snapshot_id']:44s} s={f.info['path_coord_A']:5.2f} Å  "
+                  f"tr/3 DFT {np.trace(d) / 3:8.3f}  model {np.trace(a) / 3:8.3f} Å³")
+        for family, row in compare(labelled, predicted).items():
+            print(f"  {family:10s} max|ΔΔα|/max|Δα_DFT|: full {row['full']:.2f} "
+                  f"(max |Δα_DFT| {row['full_dft_max']:.3f} Å³), iso {row['iso']:.2f} "
+                  f"({row['iso_dft_max']:.3f}), aniso {row['aniso']:.2f} ({row['aniso_dft_max']:.3f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("frames", help="build the hop-path and collective-displacement frames")
+    p.add_argument("--force-field", default="nep-na-sb-w-s")
+    p.add_argument("--images", type=int, default=5, help="interior NEB images")
+    p.add_argument("--amplitudes", type=float, nargs="+", default=[0.2, 0.4])
+    p.add_argument("--out", type=Path, default=OUT)
+    p.set_defaults(func=cmd_frames)
+    c = sub.add_parser("compare", help="model against DFT along the paths")
+    c.add_argument("--labelled", type=Path, default=OUT / "labelled.extxyz")
+    c.add_argument("--model", nargs="+", required=True)
+    c.set_defaults(func=cmd_compare)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
