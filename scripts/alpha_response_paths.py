@@ -143,9 +143,18 @@ def collective_frames(amplitudes: list[float]) -> list[Atoms]:
 
     base = get_structure(COLLECTIVE_PHASE)
     na = np.array(base.get_chemical_symbols()) == "Na"
-    frames = [_frame(base, f"collective/{COLLECTIVE_PHASE}/ref", family="collective",
-                     phase=COLLECTIVE_PHASE, path_index=0, path_coord_A=0.0, amplitude_A=0.0,
-                     direction="none")]
+    frames = [
+        _frame(
+            base,
+            f"collective/{COLLECTIVE_PHASE}/ref",
+            family="collective",
+            phase=COLLECTIVE_PHASE,
+            path_index=0,
+            path_coord_A=0.0,
+            amplitude_A=0.0,
+            direction="none",
+        )
+    ]
     k = 0
     for label, axis in (("a", 0), ("c", 2)):
         for amp in amplitudes:
@@ -153,10 +162,18 @@ def collective_frames(amplitudes: list[float]) -> list[Atoms]:
             atoms = base.copy()
             unit = atoms.cell[axis] / np.linalg.norm(atoms.cell[axis])
             atoms.positions[na] += amp * unit
-            frames.append(_frame(atoms, f"collective/{COLLECTIVE_PHASE}/{label}{amp:.2f}",
-                                 family="collective", phase=COLLECTIVE_PHASE, path_index=k,
-                                 path_coord_A=amp * np.sqrt(na.sum()), amplitude_A=amp,
-                                 direction=label))
+            frames.append(
+                _frame(
+                    atoms,
+                    f"collective/{COLLECTIVE_PHASE}/{label}{amp:.2f}",
+                    family="collective",
+                    phase=COLLECTIVE_PHASE,
+                    path_index=k,
+                    path_coord_A=amp * np.sqrt(na.sum()),
+                    amplitude_A=amp,
+                    direction=label,
+                )
+            )
     return frames
 
 
@@ -176,10 +193,13 @@ def cmd_frames(args: argparse.Namespace) -> None:
     tmp.replace(path)
     hop = [f for f in frames if f.info["family"] == "hop"]
     print(f"wrote {len(frames)} frames -> {path}")
-    print(f"hop: Na {hop[0].info['hopper_index']} of {HOP_PHASE}, {len(hop)} images, "
-          f"path {hop[-1].info['path_coord_A']:.2f} Å, NEB barrier "
-          f"{hop[0].info['neb_barrier_eV']:.3f} eV ({args.force_field}); energies along the path "
-          + " ".join(f"{f.info['energy_rel_eV']:+.3f}" for f in hop) + " eV")
+    print(
+        f"hop: Na {hop[0].info['hopper_index']} of {HOP_PHASE}, {len(hop)} images, "
+        f"path {hop[-1].info['path_coord_A']:.2f} Å, NEB barrier "
+        f"{hop[0].info['neb_barrier_eV']:.3f} eV ({args.force_field}); energies along the path "
+        + " ".join(f"{f.info['energy_rel_eV']:+.3f}" for f in hop)
+        + " eV"
+    )
 
 
 def _dft_alpha(atoms: Atoms) -> np.ndarray:
@@ -214,7 +234,9 @@ def compare(labelled: list[Atoms], predicted: np.ndarray) -> dict[str, dict[str,
         model = predicted[idx]
         row: dict[str, float] = {}
         for part, (d_dft, d_model) in zip(
-            ("full", "iso", "aniso"), zip(_parts(dft - dft[0]).values(), _parts(model - model[0]).values())
+            ("full", "iso", "aniso"),
+            zip(_parts(dft - dft[0]).values(), _parts(model - model[0]).values(), strict=True),
+            strict=True,
         ):
             n_dft = np.linalg.norm(d_dft, axis=(1, 2))
             n_err = np.linalg.norm(d_model - d_dft, axis=(1, 2))
@@ -226,19 +248,24 @@ def compare(labelled: list[Atoms], predicted: np.ndarray) -> dict[str, dict[str,
 
 def cmd_compare(args: argparse.Namespace) -> None:
     from ionraman.polarizability import load_model, predict_alpha
+
     labelled = read(args.labelled, index=":")
     for model_path in args.model:
         model = load_model(model_path)
         predicted = np.asarray(predict_alpha(model, labelled))
         print(f"\n== {Path(model_path).name} ({len(labelled)} DFT frames of {args.labelled})")
-        for f, a in zip(labelled, predicted):
+        for f, a in zip(labelled, predicted, strict=True):
             d = _dft_alpha(f)
-            print(f"  {f.info['snapshot_id']:44s} s={f.info['path_coord_A']:5.2f} Å  "
-                  f"tr/3 DFT {np.trace(d) / 3:8.3f}  model {np.trace(a) / 3:8.3f} Å³")
+            print(
+                f"  {f.info['snapshot_id']:44s} s={f.info['path_coord_A']:5.2f} Å  "
+                f"tr/3 DFT {np.trace(d) / 3:8.3f}  model {np.trace(a) / 3:8.3f} Å³"
+            )
         for family, row in compare(labelled, predicted).items():
-            print(f"  {family:10s} max|ΔΔα|/max|Δα_DFT|: full {row['full']:.2f} "
-                  f"(max |Δα_DFT| {row['full_dft_max']:.3f} Å³), iso {row['iso']:.2f} "
-                  f"({row['iso_dft_max']:.3f}), aniso {row['aniso']:.2f} ({row['aniso_dft_max']:.3f})")
+            print(
+                f"  {family:10s} max|ΔΔα|/max|Δα_DFT|: full {row['full']:.2f} "
+                f"(max |Δα_DFT| {row['full_dft_max']:.3f} Å³), iso {row['iso']:.2f} "
+                f"({row['iso_dft_max']:.3f}), aniso {row['aniso']:.2f} ({row['aniso_dft_max']:.3f})"
+            )
 
 
 def main() -> None:

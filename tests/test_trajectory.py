@@ -229,6 +229,48 @@ def test_second_writer_is_refused(tmp_path):
         assert traj.n_frames == 1
 
 
+def test_lock_names_its_holder_and_a_gone_holder_is_broken(tmp_path, monkeypatch):
+    import fcntl
+
+    import ionraman._process as proc
+    from ionraman._process import LockHolder
+
+    path = tmp_path / "held.h5"
+    with TrajectoryWriter(path, NUMBERS) as w:
+        w.append(_frame(0, 16), np.eye(3), 0.0)
+    # a writer on another node, inside Slurm job 4242, holds the lock (a second open file
+    # description in this process stands in for it: flock locks conflict between them)
+    fd = os.open(tmp_path / ".held.h5.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.write(fd, b"999 node017 4242")
+    try:
+        monkeypatch.setattr(proc, "_slurm_job_active", lambda job: True)
+        with pytest.raises(InputError) as exc:
+            TrajectoryWriter(path, NUMBERS, append=True)
+        _assert_one_line(exc, "held.h5")
+        assert "pid 999 on node017, Slurm job 4242" in str(exc.value)
+        assert "scancel 4242" in str(exc.value)
+        # Slurm says the job is over: the lock is stale and is replaced
+        monkeypatch.setattr(proc, "_slurm_job_active", lambda job: False)
+        with TrajectoryWriter(path, NUMBERS, append=True) as w:
+            w.append(_frame(1, 16), np.eye(3), 1.0)
+    finally:
+        os.close(fd)
+    with open_trajectory(path) as traj:
+        assert traj.n_frames == 2
+    # holders: an old lock file (pid only), a dead process on this host, an unknown Slurm
+    assert LockHolder.decode("1234") == LockHolder(1234, "", "")
+    assert LockHolder.decode("") is None
+    me = LockHolder.current()
+    assert LockHolder.decode(me.encode()) == me and not me.gone()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    assert LockHolder(int(dead.stdout), me.host).gone()
+    assert not LockHolder(int(dead.stdout), "another-host").gone()
+    monkeypatch.setattr(proc, "_slurm_job_active", lambda job: None)
+    assert not LockHolder(1, "node017", "4242").gone()
+
+
 # ----------------------------------------------------------------------------------------------
 # reading subsets, streaming, ASE frames
 # ----------------------------------------------------------------------------------------------

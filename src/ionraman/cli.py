@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ionraman.errors import IonramanError
+from ionraman.errors import Interrupted, IonramanError
 from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD
 from ionraman.validate import (
     check_count,
@@ -798,9 +798,18 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:  # Ctrl-C: not a user error, as before (click's standalone mode)
         typer.echo("Aborted!", err=True)
         return 1
+    except Interrupted as exc:
+        return _interrupted(exc)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return code if isinstance(code, int) else 0
+
+
+def _interrupted(exc: Interrupted) -> int:
+    """One line for a run stopped by a signal; the shell's exit code for it (128 + number)."""
+    note = f"; {exc.note}" if exc.note else ""
+    typer.echo(f"interrupted: {exc}{note}; run the same command again to resume", err=True)
+    return exc.exit_code
 
 
 def _error(message: str) -> int:

@@ -7,6 +7,8 @@ bug and keeps its traceback.
 
 from __future__ import annotations
 
+import signal
+
 
 class IonramanError(Exception):
     """Base class of the errors ionraman raises on purpose."""
@@ -18,3 +20,18 @@ class InputError(IonramanError, ValueError):
 
 class SimulationError(IonramanError, RuntimeError):
     """A simulation stopped for a physical reason (a guard fired); data written so far is kept."""
+
+
+class Interrupted(BaseException):
+    """A run stopped by a signal (SIGINT, SIGTERM, SIGHUP); ``exit_code`` is 128 + its number.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so ``except Exception`` clean-up code does not
+    swallow it (:mod:`ionraman.workflow.signals` raises it).
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = int(signum)
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + self.signum
+        self.note = ""  # what was done on the way out (set by the code that cleaned up)
+        super().__init__(f"stopped by {self.name}")

@@ -77,6 +77,7 @@ import numpy as np
 from ase.data import chemical_symbols
 
 from ionraman._io import atomic_path, file_sha256, json_default, provenance
+from ionraman._process import LockHolder
 from ionraman.conventions import COMPONENT_ORDERS, FS_PER_PS, UNITS, to_matrix
 from ionraman.errors import InputError
 
@@ -253,7 +254,14 @@ def _lock_path(path: Path) -> Path:
 
 
 class _WriterLock:
-    """Exclusive advisory lock on ``.<name>.lock`` beside a store; the kernel drops it on death."""
+    """Exclusive advisory lock on ``.<name>.lock`` beside a store; the kernel drops it on death.
+
+    The lock file records the holder (:class:`~ionraman._process.LockHolder`: pid, host, Slurm
+    job), so a refused writer names it. A lock whose holder is known to be gone (its Slurm job
+    ended; on this host, its process dead) but still appears held (a network file system that
+    keeps a dead client's lock, a hung process of a cancelled job) is broken: the lock file is
+    replaced by a fresh one.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = _lock_path(path)
@@ -261,21 +269,30 @@ class _WriterLock:
         if fcntl is None:  # pragma: no cover
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise InputError(
-                f"{path}: another process (pid {holder}) is writing this trajectory store"
-            ) from None
-        except OSError:  # file system without flock support (some network file systems)
-            os.close(fd)
+        for attempt in range(2):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = LockHolder.decode(os.read(fd, 256).decode(errors="replace"))
+                os.close(fd)
+                if attempt == 0 and holder is not None and holder.gone():
+                    with contextlib.suppress(OSError):
+                        self.path.unlink()  # stale: the next open makes a new, unlocked file
+                    continue
+                who = holder.describe() if holder else "unknown"
+                job = holder.job if holder else ""
+                hint = f"; if that job is stuck, scancel {job}" if job else ""
+                raise InputError(
+                    f"{path}: another process ({who}) is writing this trajectory store{hint}"
+                ) from None
+            except OSError:  # file system without flock support (some network file systems)
+                os.close(fd)
+                return
+            os.ftruncate(fd, 0)
+            os.write(fd, LockHolder.current().encode().encode())
+            self._fd = fd
             return
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
 
     def release(self) -> None:
         if self._fd is None:

@@ -18,8 +18,10 @@ from ionraman.workflow.orchestrate import local_cluster_size
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_full_protocol_builds_the_documented_slurm_job_script():
-    cfg = load_config(REPO / "examples" / "full-protocol.toml")
+def test_full_protocol_builds_the_documented_slurm_job_script(tmp_path):
+    # relative paths resolve against the config's folder (here moved to tmp_path: dask-jobqueue
+    # creates the log directory when the cluster object is made)
+    cfg = load_config(REPO / "examples" / "full-protocol.toml", base_dir=tmp_path)
     script = slurm_job_script(cfg)
     lines = script.splitlines()
     for expected in (
@@ -41,7 +43,8 @@ def test_full_protocol_builds_the_documented_slurm_job_script():
     # 4 worker processes per job, one stage at a time each (md.threads torch threads)
     assert "--nworkers 4" in worker and "--nthreads 1" in worker and "--nanny" in worker
     assert "--local-directory $TMPDIR" in worker
-    assert "#SBATCH -e slurm-logs/" in script
+    assert f"#SBATCH -e {tmp_path.absolute()}/slurm-logs/" in script
+    assert (tmp_path / "slurm-logs").is_dir()
 
 
 def test_slurm_section_is_validated(tmp_path):

@@ -442,6 +442,20 @@ class ReportConfig(_Strict):
     measured_spectra: list[MeasuredSpectrumConfig] = Field(default_factory=list)
 
 
+MIN_WALLTIME_S = 60
+
+
+def walltime_seconds(walltime: str) -> int:
+    """Seconds of a Slurm time limit: ``M``, ``M:S``, ``H:M:S``, ``D-H``, ``D-H:M``, ``D-H:M:S``."""
+    days, _, rest = walltime.rpartition("-")
+    parts = [int(x) for x in rest.split(":")]
+    if days:
+        scale = (3600, 60, 1)[: len(parts)]
+        return int(days) * 86400 + sum(p * f for p, f in zip(parts, scale, strict=True))
+    scale = {1: (60,), 2: (60, 1), 3: (3600, 60, 1)}[len(parts)]
+    return sum(p * f for p, f in zip(parts, scale, strict=True))
+
+
 class SlurmConfig(_Strict):
     """Slurm cluster through dask-jobqueue (``SLURMCluster``): one Slurm job runs
     ``processes`` Dask workers, each with ``cores // processes`` cores.
@@ -449,6 +463,13 @@ class SlurmConfig(_Strict):
     ``jobs``: jobs started at once (``maximum_jobs`` > ``jobs`` lets the cluster adapt).
     ``job_extra_directives``: further ``#SBATCH`` lines (e.g. ``"--constraint=cpu"``);
     ``job_script_prologue``: shell lines run before the worker (module loads, venv activate).
+    ``max_walltimes``: how many walltime ends one stage may span. Workers retire on their own
+    shortly before the walltime (:meth:`worker_lifetime_s`), a new job replaces theirs and the
+    stage resumes from its checkpoint; each such hand-over counts against this, not against
+    ``cluster.retries`` (the worker deaths of node failures).
+    ``log_directory``, ``local_directory`` and a ``python`` path are relative to the config
+    file's folder like every path here (a value with ``$``, e.g. ``"$TMPDIR"``, is left to the
+    job's shell; a bare ``python`` name is looked up on the worker's PATH).
     """
 
     queue: str | None = None
@@ -466,13 +487,24 @@ class SlurmConfig(_Strict):
     log_directory: str | None = None
     python: str | None = None
     interface: str | None = None
+    max_walltimes: int = Field(default=5, ge=0)
 
     @field_validator("walltime")
     @classmethod
     def _walltime(cls, v: str) -> str:
         if not re.match(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$", v):
             raise ValueError(f"{v!r}: expected HH:MM:SS or D-HH:MM:SS")
+        if walltime_seconds(v) < MIN_WALLTIME_S:
+            raise ValueError(f"{v!r}: at least {MIN_WALLTIME_S} s (workers retire before it ends)")
         return v
+
+    def worker_lifetime_s(self) -> int:
+        """Seconds after which a worker retires on its own, before Slurm's walltime kill:
+        its running stage is handed to another worker without counting as a failure (MD
+        resumes from its checkpoint; dask ``--lifetime``). The margin is 10 % of the walltime,
+        between 20 s and 5 min."""
+        wall = walltime_seconds(self.walltime)
+        return wall - int(min(300, max(20, 0.1 * wall)))
 
     @model_validator(mode="after")
     def _fits(self) -> SlurmConfig:
@@ -508,6 +540,12 @@ class ClusterConfig(_Strict):
         if self.kind == "address" and not self.address:
             raise ValueError("kind = 'address' needs address = 'tcp://host:port'")
         return self
+
+
+def allowed_worker_deaths(cc: ClusterConfig) -> int:
+    """Times one task may lose its worker before it fails: ``retries`` plus, on Slurm,
+    ``max_walltimes`` (Dask's ``distributed.scheduler.allowed-failures``)."""
+    return cc.retries + (cc.slurm.max_walltimes if cc.kind == "slurm" else 0)
 
 
 class WorkflowConfig(_Strict):

@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -41,16 +42,17 @@ from typing import Any
 import pandas as pd
 
 from ionraman._io import file_sha256, package_versions, write_json_atomic
-from ionraman.errors import InputError
+from ionraman.errors import InputError, Interrupted
 from ionraman.validate import check_output_dir
 from ionraman.workflow.config import (
     ClusterConfig,
     PreparedCandidate,
-    SlurmConfig,
     WorkflowConfig,
+    allowed_worker_deaths,
     load_config,
     prepare,
 )
+from ionraman.workflow.signals import import_cluster_backends, stop_on_signals
 from ionraman.workflow.stages import (
     SEED_STAGES,
     journal_event,
@@ -145,9 +147,13 @@ class RunResult:
             return "no candidates ranked"
         by = self.ranking.get("ranked_by", "?")
         tref = self.ranking.get("temperature_K")
-        tref = float("nan") if tref is None else tref
+        at = (
+            f"at {tref:g} K"
+            if tref is not None and math.isfinite(tref)
+            else "(no temperature with results: every run at it failed; see the failed stages)"
+        )
         lines = [
-            f"ranking by {by} at {tref:g} K"
+            f"ranking by {by} {at}"
             + (f" ({self.ranking['note']})" if self.ranking.get("note") else "")
         ]
         header = (
@@ -294,9 +300,19 @@ def local_cluster_size(cc: ClusterConfig, md_threads: int) -> int:
     return cc.n_workers or max(1, _cpu_count() // max(1, md_threads))
 
 
-def _slurm_kwargs(s: SlurmConfig, md_threads: int) -> dict[str, Any]:
+def _is_local_path(key: str, value: str) -> bool:
+    """True for a ``[cluster.slurm]`` path to resolve here: not the interface, not a bare
+    interpreter name (looked up on the worker's PATH), not one the job's shell expands
+    (``$TMPDIR``)."""
+    if key == "interface" or "$" in value:
+        return False
+    return key != "python" or "/" in value
+
+
+def _slurm_kwargs(cfg: WorkflowConfig) -> dict[str, Any]:
     # ``cores`` of dask-jobqueue = Dask threads per job: one per worker process, so each worker
     # runs one stage at a time with md.threads torch threads; job_cpu books all the cores.
+    s, md_threads = cfg.cluster.slurm, cfg.md.threads
     kw: dict[str, Any] = {
         "queue": s.queue,
         "account": s.account,
@@ -307,6 +323,7 @@ def _slurm_kwargs(s: SlurmConfig, md_threads: int) -> dict[str, Any]:
         "walltime": s.walltime,
         "job_name": s.job_name,
         "job_extra_directives": list(s.job_extra_directives),
+        "worker_extra_args": ["--lifetime", f"{s.worker_lifetime_s()}s"],
         "job_script_prologue": [
             *s.job_script_prologue,
             f"export OMP_NUM_THREADS={md_threads}",
@@ -314,6 +331,9 @@ def _slurm_kwargs(s: SlurmConfig, md_threads: int) -> dict[str, Any]:
     }
     for key in ("local_directory", "log_directory", "python", "interface"):
         val = getattr(s, key)
+        if val is not None and _is_local_path(key, val):
+            # paths relative to the config file's folder, as for every path of the config
+            val = str(cfg.resolve(os.path.expanduser(val)).absolute())
         if val is not None:
             kw[key] = val
     return {k: v for k, v in kw.items() if v is not None}
@@ -324,9 +344,10 @@ def build_slurm_cluster(cfg: WorkflowConfig) -> Any:
     import dask
     from dask_jobqueue import SLURMCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": cfg.cluster.retries}):
+    deaths = allowed_worker_deaths(cfg.cluster)
+    with dask.config.set({"distributed.scheduler.allowed-failures": deaths}):
         return SLURMCluster(
-            **_slurm_kwargs(cfg.cluster.slurm, cfg.md.threads),
+            **_slurm_kwargs(cfg),
             scheduler_options={"dashboard_address": ":8787" if cfg.cluster.dashboard else None},
         )
 
@@ -348,7 +369,7 @@ def make_client(cfg: WorkflowConfig) -> Iterator[Any]:
 
     cc = cfg.cluster
     settings = {
-        "distributed.scheduler.allowed-failures": cc.retries,
+        "distributed.scheduler.allowed-failures": allowed_worker_deaths(cc),
         "distributed.scheduler.worker-ttl": None,  # long MD tasks hold the GIL for seconds
         "distributed.admin.tick.limit": "1h",
         "distributed.worker.daemon": False,
@@ -368,10 +389,9 @@ def make_client(cfg: WorkflowConfig) -> Iterator[Any]:
         if cc.kind == "slurm":
             cluster = build_slurm_cluster(cfg)
             s = cc.slurm
-            if s.maximum_jobs and s.maximum_jobs > s.jobs:
-                cluster.adapt(minimum_jobs=s.jobs, maximum_jobs=s.maximum_jobs)
-            else:
-                cluster.scale(jobs=s.jobs)
+            # adaptive even at a fixed size: it submits a new job when one ends (its workers
+            # retired at their lifetime before the walltime, or the job was cancelled)
+            cluster.adapt(minimum_jobs=s.jobs, maximum_jobs=max(s.jobs, s.maximum_jobs or 0))
         else:
             n = local_cluster_size(cc, cfg.md.threads)
             cluster = LocalCluster(
@@ -388,10 +408,31 @@ def make_client(cfg: WorkflowConfig) -> Iterator[Any]:
         try:
             yield client
         finally:
+            job_ids = _slurm_job_ids(cluster) if cc.kind == "slurm" else []
             with contextlib.suppress(Exception):
                 client.close()
             with contextlib.suppress(Exception):
-                cluster.close()
+                cluster.close(timeout=_CLOSE_TIMEOUT_S)
+            _cancel_jobs(job_ids)
+
+
+_CLOSE_TIMEOUT_S = 30
+"""Seconds :func:`make_client` waits for the cluster to close before cancelling jobs itself."""
+
+
+def _slurm_job_ids(cluster: Any) -> list[str]:
+    """Slurm job ids of a dask-jobqueue cluster's current workers."""
+    ids = (getattr(job, "job_id", None) for job in getattr(cluster, "workers", {}).values())
+    return [str(i) for i in ids if i]
+
+
+def _cancel_jobs(job_ids: list[str]) -> None:
+    """``scancel`` the jobs (those already gone are ignored): a cluster close that failed or
+    timed out must not leave jobs holding nodes and trajectory-store locks to their walltime."""
+    if not job_ids:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["scancel", *job_ids], capture_output=True, timeout=30, check=False)
 
 
 @contextlib.contextmanager
@@ -885,6 +926,19 @@ def _report_stage(
 # ----------------------------------------------------------------------------------------------
 # the run
 # ----------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _journal_interrupt(run_dir: Path, run_id: str, kind: str) -> Iterator[None]:
+    """Record a stop by a signal in the run journal (the cluster was closed on the way out)."""
+    try:
+        yield
+    except Interrupted as exc:
+        exc.note = exc.note or (
+            "Slurm jobs cancelled" if kind == "slurm" else "the run's Dask workers stopped"
+        )
+        journal_event(run_dir, "run-interrupted", run_id=run_id, signal=exc.name)
+        raise
+
+
 def run(
     config: str | os.PathLike[str] | Mapping[str, Any] | WorkflowConfig,
     out: str | os.PathLike[str] | None = None,
@@ -921,7 +975,8 @@ def run(
     run_dir = check_output_dir(_run_dir(cfg, out), "run directory")
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     notes = _run_dir_notes(run_dir, cfg)
-    with _locked(run_dir):
+    import_cluster_backends(cfg.cluster.kind)
+    with stop_on_signals(), _locked(run_dir), _journal_interrupt(run_dir, run_id, cfg.cluster.kind):
         config_name = _save_config(run_dir, config, cfg)
         specs, weights = _specs(cfg, prepared, run_dir, run_id)
         cands = [_candidate_info(c, specs) for c in prepared]

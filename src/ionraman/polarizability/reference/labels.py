@@ -55,6 +55,7 @@ from ase import Atoms
 from ase.io import read, write
 
 from ionraman._io import atomic_path, write_json_atomic
+from ionraman._process import pid_alive
 from ionraman.errors import InputError
 from ionraman.polarizability.reference.qe import TASKS, QEResult, QESettings, attach_result, run_qe
 from ionraman.validate import check_output_dir
@@ -147,16 +148,6 @@ def structure_key(atoms: Atoms, settings: QESettings, task: str = "epsilon") -> 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def _lock(directory: Path) -> Iterator[bool]:
     """Yield True if this process holds ``directory/.lock`` (released on exit), else False."""
@@ -170,7 +161,7 @@ def _lock(directory: Path) -> Iterator[bool]:
                 owner = json.loads(path.read_text())
             except (OSError, ValueError):
                 owner = {}
-            stale = owner.get("host") == me["host"] and not _pid_alive(int(owner.get("pid", -1)))
+            stale = owner.get("host") == me["host"] and not pid_alive(int(owner.get("pid", -1)))
             if stale:
                 path.unlink(missing_ok=True)
                 continue
