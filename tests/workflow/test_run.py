@@ -202,6 +202,21 @@ def test_unresolved_activation_energy_is_warned(tmp_path):
     assert "Ea = -0.14 ± 0.08 eV is not resolved" in warned[1]
 
 
+def test_failed_run_ranking_has_no_nan_temperature(tmp_path):
+    from ionraman.workflow.orchestrate import RunResult
+
+    cands = pd.DataFrame({
+        "candidate": ["a"], "rank": [np.nan], "rank_value": [np.nan], "rank_value_err": [np.nan],
+        "D_cm2_s": [np.nan], "D_std_cm2_s": [np.nan], "Ea_eV": [np.nan], "Ea_std_eV": [np.nan],
+        "mechanism": [None],
+    })
+    ranking = {"ranked_by": "D", "temperature_K": None}
+    text = RunResult(tmp_path, pd.DataFrame(), cands, pd.DataFrame(), ranking, None, None,
+                     None).ranking_text()
+    assert "nan" not in text
+    assert text.startswith("ranking by D (no temperature with results")
+
+
 def test_flagged_alpha_warning_names_the_species_most_outside(tmp_path):
     from ionraman.workflow.orchestrate import RunResult
 

@@ -171,7 +171,7 @@ class RunResult:
             cls = f" [{r['calibrated_class']}]" if r.get("calibrated_class") else ""
             lines.append(
                 f"{rank:>4}  {r['candidate']:<22} {val:>18}  {d:>18}  {ea:>13}  "
-                f"{r['mechanism'] or '-'}{cls}"
+                f"{'-' if pd.isna(r['mechanism']) else r['mechanism'] or '-'}{cls}"
             )
         return "\n".join(lines)
 
