@@ -57,8 +57,8 @@ import numpy as np
 import torch
 
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
+from ionraman.polarizability.labelled import load_labelled
 from ionraman.polarizability.models import CartesianTensorModel
-from ionraman.polarizability.models.cartesian import load_labelled
 from ionraman.polarizability.models.neighbours import NEIGHBOUR_BACKEND
 from ionraman.polarizability.models.synthetic import reference_bond_model, synthetic_dataset
 from ionraman.polarizability.scores import VOIGT_NAMES, alpha_scores, reference_alpha

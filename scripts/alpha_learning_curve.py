@@ -34,8 +34,9 @@ import numpy as np
 
 from ionraman._io import write_json_atomic
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
+from ionraman.polarizability.labelled import load_labelled
 from ionraman.polarizability.models import CartesianTensorModel
-from ionraman.polarizability.models.cartesian import SOLVERS, load_labelled
+from ionraman.polarizability.models.cartesian import SOLVERS
 from ionraman.polarizability.scores import alpha_scores, reference_alpha
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "ionraman" / "data" / "reference"

@@ -36,7 +36,7 @@ import numpy as np
 from ionraman._io import file_sha256, write_json_atomic
 from ionraman.polarizability import load_model, predict_alpha
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY
-from ionraman.polarizability.models.cartesian import load_labelled
+from ionraman.polarizability.labelled import load_labelled
 from ionraman.polarizability.scores import reference_alpha
 from ionraman.screening.lowfreq import lowfreq_fraction_from_spectrum
 from ionraman.spectra.compare import overlap_integral

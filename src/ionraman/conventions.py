@@ -83,6 +83,9 @@ FS_PER_PS: Final = 1000.0
 A2_PS_TO_CM2_S: Final = 1e-16 / 1e-12
 """1 Å² ps⁻¹ = 1e-4 cm² s⁻¹."""
 
+POLARIZABILITY_KEY: Final[str] = "REF_polarizability"
+"""``atoms.info`` key of a reference (DFT) cell polarizability: 3×3, Å³ (extended XYZ)."""
+
 UNITS: Final[dict[str, str]] = {
     "time": "fs",
     "length": "angstrom",

@@ -4,7 +4,7 @@ import numpy as np
 
 from ionraman.polarizability import load_model, predict_alpha
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
-from ionraman.polarizability.models.cartesian import load_labelled
+from ionraman.polarizability.labelled import load_labelled
 from ionraman.polarizability.scores import alpha_scores, reference_alpha
 from ionraman.workflow.config import shipped_models_dir
 

@@ -31,9 +31,8 @@ from ase.data import atomic_numbers, chemical_symbols
 from ase.neighborlist import neighbor_list
 
 from ionraman._io import write_json_atomic
+from ionraman.conventions import POLARIZABILITY_KEY
 from ionraman.errors import InputError
-
-POLARIZABILITY_KEY = "REF_polarizability"
 
 DEFAULT_PAIR_CUTOFFS_A: dict[tuple[str, str], float] = {
     ("Sb", "S"): 3.0,
@@ -293,7 +292,7 @@ def fit_bond_model(
     versions, ``elements``, ``ridge``).
     """
     from ionraman._io import provenance
-    from ionraman.polarizability.models.cartesian import load_labelled
+    from ionraman.polarizability.labelled import load_labelled
     from ionraman.polarizability.scores import reference_alpha
     from ionraman.validate import check_output_file
 

@@ -6,6 +6,7 @@ baseline, ensemble spread and a training-domain check (:class:`FeatureDomain`) a
 See :mod:`ionraman.polarizability.models.cartesian`.
 """
 
+from ionraman.polarizability.labelled import load_labelled
 from ionraman.polarizability.models.cartesian import (
     MODEL_NAME,
     CartesianModelConfig,
@@ -14,7 +15,6 @@ from ionraman.polarizability.models.cartesian import (
     Prediction,
     StorePrediction,
     fit_model,
-    load_labelled,
     predict_store,
 )
 from ionraman.polarizability.models.domain import FeatureDomain

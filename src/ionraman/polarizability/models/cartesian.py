@@ -68,8 +68,10 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ionraman._io import atomic_path, file_sha256, package_versions
+from ionraman.conventions import POLARIZABILITY_KEY
 from ionraman.errors import InputError
-from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
+from ionraman.polarizability.bond_model import BondPolarizabilityModel
+from ionraman.polarizability.labelled import load_labelled
 from ionraman.polarizability.models.domain import FeatureDomain
 from ionraman.polarizability.models.features import (
     I6,
@@ -82,7 +84,6 @@ from ionraman.polarizability.models.neighbours import (
     NeighbourList,
     segment_frames,
 )
-from ionraman.structures.validate import check_min_distance
 from ionraman.validate import check_count, check_output_file
 
 MODEL_NAME = "cartesian-tensor"
@@ -265,41 +266,6 @@ class FitReport:
 # ----------------------------------------------------------------------------------------------
 # labelled data
 # ----------------------------------------------------------------------------------------------
-def load_labelled(
-    data: str | os.PathLike[str] | Sequence[Atoms], key: str = POLARIZABILITY_KEY
-) -> list[Atoms]:
-    """Labelled structures from an extended XYZ file or a list of Atoms (``info[key]``, 3×3 or 9
-    components, Å³); raises :class:`InputError` naming the structure that lacks a label."""
-    if isinstance(data, str | os.PathLike):
-        from ionraman.polarizability.reference.importers.extxyz import read_extxyz_reference
-
-        path = Path(data)
-        if not path.is_file():
-            raise InputError(f"training data not found: {path}")
-        frames = read_extxyz_reference(path, key=key)
-        key = POLARIZABILITY_KEY
-        source = str(path)
-    else:
-        frames = list(data)
-        source = "structure list"
-    if not frames:
-        raise InputError(f"{source}: no structures")
-    for n, atoms in enumerate(frames):
-        if not isinstance(atoms, Atoms):
-            raise InputError(f"{source}: item {n} is not an ase.Atoms")
-        if key not in atoms.info:
-            raise InputError(f"{source}: structure {n} has no atoms.info[{key!r}] (3x3 α, Å³)")
-        value = np.asarray(atoms.info[key], dtype=float)
-        if value.size != 9:
-            raise InputError(f"{source}: structure {n}: {key} must have 9 components")
-        if not np.all(np.isfinite(value)):
-            raise InputError(f"{source}: structure {n}: {key} is not finite")
-        if atoms.cell.rank != 3:
-            raise InputError(f"{source}: structure {n} has no 3D cell")
-        check_min_distance(atoms, source=f"{source}: structure {n}")
-    return frames
-
-
 def _labels(frames: Sequence[Atoms], key: str) -> tuple[np.ndarray, float]:
     mats = np.array([np.asarray(a.info[key], dtype=float).reshape(3, 3) for a in frames])
     asym = np.abs(mats - mats.transpose(0, 2, 1)).max(axis=(1, 2)) / np.maximum(

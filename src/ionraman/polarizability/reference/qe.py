@@ -39,6 +39,7 @@ from ase import Atoms, units
 from ase.io.espresso import write_espresso_in, write_espresso_ph
 
 from ionraman._io import atomic_path, provenance, write_text_atomic
+from ionraman.conventions import POLARIZABILITY_KEY
 from ionraman.errors import InputError
 from ionraman.polarizability.reference.pseudopotentials import (
     PSEUDO_SET_NAME,
@@ -50,7 +51,7 @@ PREFIX = "ionraman"
 """QE ``prefix`` of every run (files in ``<workdir>/tmp``)."""
 EPSILON_HEADER = "Dielectric constant in cartesian axis"
 """Line of ph.x output that precedes the three rows of ε∞."""
-INFO_POLARIZABILITY = "REF_polarizability"
+INFO_POLARIZABILITY = POLARIZABILITY_KEY
 INFO_EPSILON = "REF_epsilon_inf"
 INFO_SOURCE = "REF_source"
 
