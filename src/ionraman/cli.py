@@ -798,18 +798,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:  # Ctrl-C: not a user error, as before (click's standalone mode)
         typer.echo("Aborted!", err=True)
         return 1
-    except Interrupted as exc:
-        return _interrupted(exc)
+    except Interrupted as exc:  # the run's clean-up is done; 128 + the signal's number
+        typer.echo(exc.message(), err=True)
+        return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return code if isinstance(code, int) else 0
-
-
-def _interrupted(exc: Interrupted) -> int:
-    """One line for a run stopped by a signal; the shell's exit code for it (128 + number)."""
-    note = f"; {exc.note}" if exc.note else ""
-    typer.echo(f"interrupted: {exc}{note}; run the same command again to resume", err=True)
-    return exc.exit_code
 
 
 def _error(message: str) -> int:

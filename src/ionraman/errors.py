@@ -35,3 +35,8 @@ class Interrupted(BaseException):
         self.exit_code = 128 + self.signum
         self.note = ""  # what was done on the way out (set by the code that cleaned up)
         super().__init__(f"stopped by {self.name}")
+
+    def message(self) -> str:
+        """The one line the command line prints (stderr) before exiting with :attr:`exit_code`."""
+        note = f"; {self.note}" if self.note else ""
+        return f"interrupted: {self}{note}; run the same command again to resume"

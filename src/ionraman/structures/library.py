@@ -191,7 +191,7 @@ def load_structure(
     See :func:`get_structure` and :func:`ionraman.structures.read_structure` for the parameters.
     """
     text = os.fspath(name_or_path)
-    if _is_builtin(text):
+    if is_builtin(text):
         return get_structure(text, supercell=supercell, seed=seed)
     if Path(text).exists():
         return read_structure(text, seed=seed, supercell=supercell)
@@ -204,7 +204,8 @@ def load_structure(
 # --------------------------------------------------------------------------------------------------
 
 
-def _is_builtin(name: str) -> bool:
+def is_builtin(name: str) -> bool:
+    """True if ``name`` is a built-in structure (with its supercell/dopant suffixes)."""
     try:
         _resolve(name)
     except InputError:

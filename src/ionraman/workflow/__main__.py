@@ -19,7 +19,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", "-o", default=None)
     parser.add_argument("--quiet", "-q", action="store_true")
     args = parser.parse_args(argv)
-    from ionraman.cli import _interrupted
     from ionraman.workflow import run
 
     try:
@@ -28,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Interrupted as exc:
-        return _interrupted(exc)
+        print(exc.message(), file=sys.stderr)
+        return exc.exit_code
     print(result.summary_text())
     return 0 if result.ok else 1
 

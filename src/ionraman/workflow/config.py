@@ -894,12 +894,12 @@ def build_structure(cfg: WorkflowConfig, cand: CandidateConfig, seed: int, where
         supercell_repeat,
         validate_structure,
     )
-    from ionraman.structures.library import _is_builtin
+    from ionraman.structures.library import is_builtin
 
     prefix = f"candidates[{where}]"
     sseed = cand.structure_seed if cand.structure_seed is not None else seed
     sc = cand.supercell or cfg.supercell
-    builtin = _is_builtin(cand.structure)
+    builtin = is_builtin(cand.structure)
     path = None if builtin else cfg.resolve(cand.structure)
     if not builtin and not path.is_file():
         from ionraman.structures import structure_names
@@ -969,11 +969,11 @@ def prepare(cfg: WorkflowConfig) -> list[PreparedCandidate]:
         ff, ff_note = resolve_force_field(ff_choice, elements)
         _check_force_field(ff, elements, ff_field)
         model, model_note = resolve_polarizability(cfg, cand, elements, k)
-        from ionraman.structures.library import _is_builtin
+        from ionraman.structures.library import is_builtin
 
         source = (
             f"builtin:{cand.structure}"
-            if _is_builtin(cand.structure)
+            if is_builtin(cand.structure)
             else str(cfg.resolve(cand.structure).resolve())
         )
         out.append(
