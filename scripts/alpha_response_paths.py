@@ -177,6 +177,111 @@ def collective_frames(amplitudes: list[float]) -> list[Atoms]:
     return frames
 
 
+def training_frames(force_field: str, test_hop: list[Atoms]) -> list[Atoms]:
+    """Frames for the α model's training with Na away from its sites (not the test paths).
+
+    * the next hop of the vacancy walk: from the test path's final state, the Na nearest to the
+      vacancy it left (other than the hopper) moves into it (NEB, 3 interior images);
+    * Na-only rattles (Gaussian, σ = 0.3 Å; other atoms at the built-in positions) of
+      c-Na3SbS4:W0.5 (4), t-Na3SbS4 (3) and c-Na3SbS4 (3);
+    * rigid Na-sublattice shifts of 0.3 Å: c-Na3SbS4 along a, c-Na3SbS4:W0.5 along [110].
+    Ordered round-robin over these groups.
+    """
+    from ase.mep import NEB
+    from ase.optimize import FIRE
+
+    from ionraman import get_structure
+
+    final = test_hop[-1].copy()
+    first = int(test_hop[0].info["hopper_index"])
+    vacancy = test_hop[0].positions[first]
+    na = np.flatnonzero(np.array(final.get_chemical_symbols()) == "Na")
+    probe = final.copy()
+    probe.append("Na")
+    probe.positions[-1] = vacancy
+    dist = probe.get_distances(len(probe) - 1, na, mic=True)
+    dist[na == first] = np.inf
+    hopper = int(na[np.argmin(dist)])
+    start = _relax(final, _calculator(force_field))
+    end = start.copy()
+    vec = vacancy - start.positions[hopper]
+    vec -= end.cell.cartesian_positions(np.round(end.cell.scaled_positions(vec)))
+    end.positions[hopper] = start.positions[hopper] + vec
+    end = _relax(end, _calculator(force_field))
+    path = [start] + [start.copy() for _ in range(3)] + [end]
+    for image in path:
+        image.calc = _calculator(force_field)
+    neb = NEB(path, method="improvedtangent", climb=True)
+    neb.interpolate(mic=True)
+    if not FIRE(neb, logfile=None).run(fmax=NEB_FMAX, steps=3000):
+        raise RuntimeError("NEB of the second Na hop did not converge")
+    groups: list[list[Atoms]] = [
+        [
+            _frame(
+                image,
+                f"train/hop2/{HOP_PHASE}/na{hopper}/i{k:02d}",
+                family="hop2",
+                phase=HOP_PHASE,
+                path_index=k,
+                force_field=force_field,
+                hopper_index=hopper,
+            )
+            for k, image in enumerate(path[1:-1], start=1)
+        ]
+    ]
+    for phase, count, seed in ((HOP_PHASE, 4, 31), ("t-Na3SbS4", 3, 32), ("c-Na3SbS4", 3, 33)):
+        base = get_structure(phase)
+        mask = np.array(base.get_chemical_symbols()) == "Na"
+        rng = np.random.default_rng(seed)
+        group = []
+        for k in range(count):
+            atoms = base.copy()
+            atoms.positions[mask] += rng.normal(0.0, 0.3, size=(mask.sum(), 3))
+            group.append(
+                _frame(
+                    atoms,
+                    f"train/na-rattle/{phase}/s{seed}/{k}",
+                    family="na-rattle",
+                    phase=phase,
+                    path_index=k,
+                    rattle_A=0.3,
+                    rattle_seed=seed,
+                )
+            )
+        groups.append(group)
+    shifts = []
+    for phase, direction in (("c-Na3SbS4", (1.0, 0.0, 0.0)), (HOP_PHASE, (1.0, 1.0, 0.0))):
+        atoms = get_structure(phase)
+        mask = np.array(atoms.get_chemical_symbols()) == "Na"
+        unit = np.asarray(direction) / np.linalg.norm(direction)
+        atoms.positions[mask] += 0.3 * unit
+        shifts.append(
+            _frame(
+                atoms,
+                f"train/na-shift/{phase}/{''.join(map(str, map(int, direction)))}",
+                family="na-shift",
+                phase=phase,
+                path_index=0,
+                amplitude_A=0.3,
+            )
+        )
+    groups.append(shifts)
+    depth = max(len(g) for g in groups)
+    return [g[j] for j in range(depth) for g in groups if j < len(g)]
+
+
+def cmd_train_frames(args: argparse.Namespace) -> None:
+    test = read(args.test, index=":")
+    hop = sorted((f for f in test if f.info["family"] == "hop"), key=lambda f: f.info["path_index"])
+    frames = training_frames(args.force_field, hop)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "snapshots.extxyz"
+    tmp = path.with_suffix(".tmp.extxyz")
+    write(tmp, frames, format="extxyz")
+    tmp.replace(path)
+    print(f"wrote {len(frames)} training frames -> {path}")
+
+
 def _frame(atoms: Atoms, snapshot_id: str, **info) -> Atoms:
     out = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
     out.info["snapshot_id"] = snapshot_id
@@ -277,6 +382,11 @@ def main() -> None:
     p.add_argument("--amplitudes", type=float, nargs="+", default=[0.2, 0.4])
     p.add_argument("--out", type=Path, default=OUT)
     p.set_defaults(func=cmd_frames)
+    t = sub.add_parser("train-frames", help="Na-displaced training frames (not the test paths)")
+    t.add_argument("--force-field", default="nep-na-sb-w-s")
+    t.add_argument("--test", type=Path, default=OUT / "snapshots.extxyz")
+    t.add_argument("--out", type=Path, default=OUT.with_name("response_train"))
+    t.set_defaults(func=cmd_train_frames)
     c = sub.add_parser("compare", help="model against DFT along the paths")
     c.add_argument("--labelled", type=Path, default=OUT / "labelled.extxyz")
     c.add_argument("--model", nargs="+", required=True)
