@@ -31,7 +31,7 @@ _EXPORTS: dict[str, str] = {
     "TrajectoryWriter": "ionraman.trajectory",
     "open_trajectory": "ionraman.trajectory",
     "import_trajectory": "ionraman.trajectory",
-    "read_polarizability_series": "ionraman.trajectory",
+    "read_polarizability_series": "ionraman.spectra.series",
     "write_polarizability": "ionraman.trajectory",
     # structures
     "get_structure": "ionraman.structures",

@@ -120,3 +120,9 @@ def provenance(
             for name, p in (model_files or {}).items()
         },
     }
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name if the message is empty)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -34,16 +34,16 @@ class _FakeSeries:
 
 @pytest.fixture
 def fake_reader(monkeypatch):
-    """Stand-in for ionraman.trajectory.read_polarizability_series (tests our side only)."""
+    """Stand-in for ionraman.spectra.series.read_polarizability_series (tests our side only)."""
     calls = []
 
     def read_polarizability_series(path, *, timestep_fs=None, order=None):
         calls.append((path, timestep_fs, order))
         return _FakeSeries(np.load(path), timestep_fs or 2.0, {"temperature_K": 450.0})
 
-    mod = types.ModuleType("ionraman.trajectory")
+    mod = types.ModuleType("ionraman.spectra.series")
     mod.read_polarizability_series = read_polarizability_series
-    monkeypatch.setitem(sys.modules, "ionraman.trajectory", mod)
+    monkeypatch.setitem(sys.modules, "ionraman.spectra.series", mod)
     return calls
 
 
@@ -95,15 +95,8 @@ def test_spectrum_from_file_option_error_writes_nothing(fake_reader, tmp_path):
     assert not out.exists()
 
 
-# ---- with the real reader (ionraman.trajectory, written by another engineer) ------------------
-def _real_reader():
-    mod = pytest.importorskip("ionraman.trajectory")
-    if not hasattr(mod, "read_polarizability_series"):
-        pytest.skip("ionraman.trajectory.read_polarizability_series not available yet")
-
-
+# ---- with the real reader (ionraman.spectra.series) ------------------------------------------
 def test_real_reader_csv(tmp_path):
-    _real_reader()
     from ionraman.conventions import from_matrix
 
     alpha = _alpha(3000)
@@ -123,7 +116,6 @@ def test_real_reader_csv(tmp_path):
 
 
 def test_real_reader_five_columns_is_one_line_error(tmp_path):
-    _real_reader()
     path = tmp_path / "bad.dat"
     np.savetxt(path, np.random.default_rng(0).standard_normal((50, 5)))
     with pytest.raises(InputError) as exc:
@@ -134,7 +126,6 @@ def test_real_reader_five_columns_is_one_line_error(tmp_path):
 
 
 def test_real_reader_store_with_temperature(tmp_path):
-    _real_reader()
     from ionraman.trajectory import TrajectoryWriter
 
     alpha = _alpha(2000)

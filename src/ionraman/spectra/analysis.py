@@ -33,7 +33,7 @@ def spectrum_from_file(
     ----------
     series_path
         ``.csv/.txt/.dat``, ``.npy`` or an ionraman ``.h5`` store, read with
-        :func:`ionraman.trajectory.read_polarizability_series` (α in Å³).
+        :func:`ionraman.spectra.series.read_polarizability_series` (α in Å³).
     out_dir
         Output folder (created). Files, each written atomically: ``spectrum.csv``
         (:meth:`RamanSpectrum.to_dataframe` of ``variant``), ``spectrum.h5``
@@ -59,7 +59,7 @@ def spectrum_from_file(
     InputError
         Unreadable or malformed series file, or bad spectrum options (one-line message).
     """
-    from ionraman.trajectory import read_polarizability_series
+    from ionraman.spectra.series import read_polarizability_series
 
     path = Path(series_path)
     out = check_output_dir(out_dir)
