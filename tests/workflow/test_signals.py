@@ -46,11 +46,15 @@ def test_a_signal_raises_interrupted_once_and_handlers_are_restored():
 
 def test_dask_jobqueue_import_does_not_turn_ctrl_c_into_exit_0():
     # dask-jobqueue 0.9.0 installs `sys.exit()` as the SIGINT handler on import
-    import_cluster_backends("slurm")
-    with pytest.raises(Interrupted) as exc, stop_on_signals():
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(1)
-    assert exc.value.exit_code == 130
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        import_cluster_backends("slurm")
+        with pytest.raises(Interrupted) as exc, stop_on_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        assert exc.value.exit_code == 130
+    finally:
+        signal.signal(signal.SIGINT, before)  # the rest of the session keeps pytest's Ctrl-C
 
 
 def test_walltime_parsing_and_worker_lifetime():
