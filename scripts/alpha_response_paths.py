@@ -39,6 +39,8 @@ import numpy as np
 from ase import Atoms
 from ase.io import read, write
 
+from ionraman.conventions import POLARIZABILITY_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src/ionraman/data/reference/response"
 HOP_PHASE, COLLECTIVE_PHASE = "c-Na3SbS4:W0.5", "t-Na3SbS4"
@@ -307,47 +309,22 @@ def cmd_frames(args: argparse.Namespace) -> None:
     )
 
 
-def _dft_alpha(atoms: Atoms) -> np.ndarray:
-    from ionraman.polarizability.reference.qe import INFO_POLARIZABILITY
-
-    return np.asarray(atoms.info[INFO_POLARIZABILITY], dtype=float).reshape(3, 3)
-
-
-def _parts(alpha: np.ndarray) -> dict[str, np.ndarray]:
-    iso = np.trace(alpha, axis1=-2, axis2=-1)[..., None, None] / 3.0 * np.eye(3)
-    return {"full": alpha, "iso": iso, "aniso": alpha - iso}
-
-
 def compare(labelled: list[Atoms], predicted: np.ndarray) -> dict[str, dict[str, float]]:
-    """Relative error of Δα along each family's path (model vs DFT), per tensor part.
+    """:func:`ionraman.polarizability.scores.path_response_error` per family, in path order.
 
     Parameters
     ----------
     labelled : frames with ``info['family']``, ``info['path_index']`` and DFT α (3×3, Å³)
     predicted : model α of the same frames, shape (n, 3, 3), Å³
-
-    Returns
-    -------
-    ``{family: {part: max|Δα_model − Δα_DFT| / max|Δα_DFT|}}`` plus ``{part}_dft_max`` (Å³).
     """
+    from ionraman.polarizability.scores import path_response_error, reference_alpha
+
     out: dict[str, dict[str, float]] = {}
-    families = sorted({f.info["family"] for f in labelled})
-    for family in families:
+    for family in sorted({f.info["family"] for f in labelled}):
         idx = [i for i, f in enumerate(labelled) if f.info["family"] == family]
         idx.sort(key=lambda i: labelled[i].info["path_index"])
-        dft = np.array([_dft_alpha(labelled[i]) for i in idx])
-        model = predicted[idx]
-        row: dict[str, float] = {}
-        for part, (d_dft, d_model) in zip(
-            ("full", "iso", "aniso"),
-            zip(_parts(dft - dft[0]).values(), _parts(model - model[0]).values(), strict=True),
-            strict=True,
-        ):
-            n_dft = np.linalg.norm(d_dft, axis=(1, 2))
-            n_err = np.linalg.norm(d_model - d_dft, axis=(1, 2))
-            row[part] = float(n_err.max() / n_dft.max())
-            row[f"{part}_dft_max"] = float(n_dft.max())
-        out[family] = row
+        dft = reference_alpha([labelled[i] for i in idx])
+        out[family] = path_response_error(dft, predicted[idx])
     return out
 
 
@@ -360,7 +337,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         predicted = np.asarray(predict_alpha(model, labelled))
         print(f"\n== {Path(model_path).name} ({len(labelled)} DFT frames of {args.labelled})")
         for f, a in zip(labelled, predicted, strict=True):
-            d = _dft_alpha(f)
+            d = np.asarray(f.info[POLARIZABILITY_KEY], dtype=float).reshape(3, 3)
             print(
                 f"  {f.info['snapshot_id']:44s} s={f.info['path_coord_A']:5.2f} Å  "
                 f"tr/3 DFT {np.trace(d) / 3:8.3f}  model {np.trace(a) / 3:8.3f} Å³"
@@ -368,8 +345,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
         for family, row in compare(labelled, predicted).items():
             print(
                 f"  {family:10s} max|ΔΔα|/max|Δα_DFT|: full {row['full']:.2f} "
-                f"(max |Δα_DFT| {row['full_dft_max']:.3f} Å³), iso {row['iso']:.2f} "
-                f"({row['iso_dft_max']:.3f}), aniso {row['aniso']:.2f} ({row['aniso_dft_max']:.3f})"
+                f"(max |Δα_DFT| {row['full_ref_max_A3']:.3f} Å³), iso {row['iso']:.2f} "
+                f"({row['iso_ref_max_A3']:.3f}), aniso {row['aniso']:.2f} "
+                f"({row['aniso_ref_max_A3']:.3f})"
             )
 
 

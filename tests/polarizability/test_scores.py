@@ -81,3 +81,20 @@ def test_reference_alpha_reads_3x3_and_9_component_labels():
     got = reference_alpha(frames)
     assert got.shape == (2, 3, 3)
     np.testing.assert_array_equal(got[0], got[1])
+
+
+def test_path_response_error():
+    from ionraman.polarizability.scores import path_response_error
+
+    rng = np.random.default_rng(0)
+    ref = 100.0 * np.eye(3) + rng.normal(0.0, 1.0, size=(5, 3, 3))
+    ref = 0.5 * (ref + ref.transpose(0, 2, 1))
+    perfect = path_response_error(ref, ref + 3.0)  # a constant offset is not a response error
+    assert perfect["full"] == pytest.approx(0.0, abs=1e-12)
+    frozen = path_response_error(ref, np.repeat(ref[:1], 5, axis=0))  # no change at all
+    assert frozen["full"] == pytest.approx(1.0)
+    doubled = path_response_error(ref, ref[0] + 2.0 * (ref - ref[0]))
+    assert doubled["full"] == pytest.approx(1.0) and doubled["iso"] == pytest.approx(1.0)
+    assert doubled["full_ref_max_A3"] == pytest.approx(
+        np.linalg.norm(ref - ref[0], axis=(1, 2)).max()
+    )

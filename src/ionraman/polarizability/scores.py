@@ -10,7 +10,10 @@ validation. Definitions:
   the mean does not count against δα, which is what a Raman spectrum depends on;
 * ``r2_delta_alpha`` = 1 − Σ(δα_pred − δα_ref)² / Σ δα_ref² over the six components;
 * ``mean_eps_inf_rel_error``: relative error of the mean (over structures and the three diagonal
-  components) of ε∞ = 1 + 4π α / V.
+  components) of ε∞ = 1 + 4π α / V;
+* :func:`path_response_error`: along a path of structures (a Na hop, a displacement), the error of
+  the change Δα = α(s) − α(s₀), ``max_s ‖Δα_pred − Δα_ref‖ / max_s ‖Δα_ref‖`` (Frobenius norms),
+  for the full tensor and its isotropic and anisotropic parts.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
+from ionraman.conventions import POLARIZABILITY_KEY
+
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 VOIGT_NAMES = ("xx", "yy", "zz", "yz", "xz", "xy")
 
 
-def reference_alpha(frames: Sequence[Atoms], key: str = "REF_polarizability") -> np.ndarray:
+def reference_alpha(frames: Sequence[Atoms], key: str = POLARIZABILITY_KEY) -> np.ndarray:
     """Labels ``atoms.info[key]`` (3×3 or 9 components, Å³) of ``frames`` as an [S, 3, 3] array."""
     return np.array([np.asarray(a.info[key], dtype=float).reshape(3, 3) for a in frames])
 
@@ -87,4 +92,43 @@ def alpha_scores(
     out["mean_eps_inf_ref"] = float(eps_ref.mean())
     out["mean_eps_inf_pred"] = float(eps_pred.mean())
     out["mean_eps_inf_rel_error"] = float(eps_pred.mean() / eps_ref.mean() - 1)
+    return out
+
+
+def isotropic_anisotropic(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split [..., 3, 3] tensors into the isotropic part (tr/3 · 1) and the traceless rest."""
+    a = np.asarray(alpha, dtype=float)
+    iso = np.trace(a, axis1=-2, axis2=-1)[..., None, None] / 3.0 * np.eye(3)
+    return iso, a - iso
+
+
+def path_response_error(reference: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """How well a model follows the change of α along a path of structures.
+
+    Parameters
+    ----------
+    reference, predicted : ndarray [S, 3, 3]
+        α (Å³) of the structures of one path in path order; the first is the reference point.
+
+    Returns
+    -------
+    dict
+        ``full``, ``iso``, ``aniso``: ``max_s ‖Δα_pred(s) − Δα_ref(s)‖ / max_s ‖Δα_ref(s)‖`` with
+        Δα(s) = α(s) − α(s₀) (Frobenius norms; 0 is perfect, 1 is as large as the change itself);
+        ``full_ref_max_A3`` etc.: ``max_s ‖Δα_ref(s)‖`` (Å³).
+    """
+    ref = np.asarray(reference, dtype=float)
+    pred = np.asarray(predicted, dtype=float)
+    d_ref, d_pred = ref - ref[0], pred - pred[0]
+    parts = {
+        "full": (d_ref, d_pred),
+        "iso": (isotropic_anisotropic(d_ref)[0], isotropic_anisotropic(d_pred)[0]),
+        "aniso": (isotropic_anisotropic(d_ref)[1], isotropic_anisotropic(d_pred)[1]),
+    }
+    out: dict[str, float] = {}
+    for name, (r, p) in parts.items():
+        scale = float(np.linalg.norm(r, axis=(1, 2)).max())
+        err = float(np.linalg.norm(p - r, axis=(1, 2)).max())
+        out[name] = err / scale if scale > 0 else float("nan")
+        out[f"{name}_ref_max_A3"] = scale
     return out
