@@ -33,6 +33,7 @@ from ase.neighborlist import neighbor_list
 from ionraman._io import write_json_atomic
 from ionraman.conventions import POLARIZABILITY_KEY
 from ionraman.errors import InputError
+from ionraman.polarizability.protocol import StoreAlpha
 
 DEFAULT_PAIR_CUTOFFS_A: dict[tuple[str, str], float] = {
     ("Sb", "S"): 3.0,
@@ -218,6 +219,35 @@ class BondPolarizabilityModel:
     def predict_many(self, frames: Iterable[Atoms]) -> np.ndarray:
         """Polarizabilities of many structures, shape ``[S, 3, 3]`` in Å³."""
         return np.array([self.predict(at) for at in frames])
+
+    # ------------------------------------------------------------------ the model protocol
+    kind = "bond-polarizability"
+
+    @property
+    def species(self) -> list[str]:
+        """Elements with an atomic polarizability in the model."""
+        return sorted(self.atom_params)
+
+    def predict_alpha(self, frames: Iterable[Atoms]) -> np.ndarray:
+        """α of structures, ``[S, 3, 3]`` Å³ (:class:`~ionraman.polarizability.protocol.
+        PolarizabilityModel`)."""
+        return np.asarray(self.predict_many(frames), dtype=float).reshape(-1, 3, 3)
+
+    def alpha_of_store(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        batch_frames: int = 256,
+        dtype: str = "float32",
+        threads: int | None = None,
+    ) -> StoreAlpha:
+        """α of every committed frame of a trajectory store, frame by frame (``batch_frames``,
+        ``dtype`` and ``threads`` are the protocol's; this model needs none of them)."""
+        from ionraman.trajectory import open_trajectory
+
+        with open_trajectory(path) as traj:
+            alpha = self.predict_many(traj.get_atoms(k) for k in range(len(traj)))
+        return StoreAlpha(np.asarray(alpha, dtype=float), {"model_kind": self.kind})
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, object]:

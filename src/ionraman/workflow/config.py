@@ -772,27 +772,6 @@ def shipped_models_dir() -> Path:
     return Path(str(resources.files("ionraman").joinpath("data", "models")))
 
 
-def _model_species(path: Path) -> set[str] | None:
-    """Species a polarizability model file covers (None: cannot tell without loading it)."""
-    import json
-
-    if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
-        atoms = data.get("atom_params") if isinstance(data, dict) else None
-        return set(atoms) if isinstance(atoms, dict) else None
-    if path.suffix == ".pt":
-        try:
-            from ionraman.polarizability.models import CartesianTensorModel
-
-            return set(CartesianTensorModel.load(path).species)
-        except Exception:
-            return None
-    return None
-
-
 def _shipped_model(elements: set[str]) -> Path | None:
     root = shipped_models_dir()
     if not root.is_dir():
@@ -800,8 +779,10 @@ def _shipped_model(elements: set[str]) -> Path | None:
     files = sorted(root.glob("*.pt")) + sorted(
         p for p in root.glob("*.json") if not p.name.endswith(".fit.json")
     )
+    from ionraman.polarizability import model_species
+
     for p in files:
-        species = _model_species(p)
+        species = model_species(p)
         if species is not None and elements <= species:
             return p
     return None
@@ -833,7 +814,9 @@ def resolve_polarizability(cfg: WorkflowConfig, cand: CandidateConfig, elements:
         )
     if not path.is_file():
         raise InputError(f"{field_name}: model file {str(path)!r} not found")
-    species = _model_species(path)
+    from ionraman.polarizability import model_species
+
+    species = model_species(path)
     if species is None:
         raise InputError(f"{field_name}: {str(path)!r} is not a readable polarizability model")
     missing = elements - species

@@ -616,29 +616,14 @@ def _alpha(spec: dict[str, Any], upstream: Sequence[dict]):
             "model_path": model_path,
             "model_sha256": spec.get("polarizability_model_sha256"),
         }
-        if Path(model_path).suffix == ".pt":
-            import torch
-
-            torch.set_num_threads(int(spec.get("md", {}).get("threads", 1)))
-            pred = model.predict_store(
-                store, write=False, batch_frames=int(pol["batch_frames"]), dtype=pol["dtype"]
-            )
-            alpha = pred.alpha
-            meta.update(
-                {
-                    "model_kind": "cartesian-tensor",
-                    "flagged_fraction": float(pred.flagged_fraction),
-                    "spread_mean_A3": float(np.mean(pred.spread)),
-                    "outside_fraction_mean": float(np.mean(pred.outside_fraction)),
-                    "outside_fraction_by_species": pred.metadata.get(
-                        "outside_fraction_by_species", {}
-                    ),
-                }
-            )
-        else:
-            with open_trajectory(store) as traj:
-                alpha = model.predict_many(traj.get_atoms(k) for k in range(len(traj)))
-            meta["model_kind"] = "bond-polarizability"
+        res = model.alpha_of_store(
+            store,
+            batch_frames=int(pol["batch_frames"]),
+            dtype=pol["dtype"],
+            threads=int(spec.get("md", {}).get("threads", 1)),
+        )
+        alpha = res.alpha
+        meta.update(res.diagnostics)
         with open_trajectory(store) as traj:
             times = np.asarray(traj.times_fs)
         with atomic_path(ctx.dir / "alpha.npz") as tmp, open(tmp, "wb") as fh:

@@ -84,6 +84,7 @@ from ionraman.polarizability.models.neighbours import (
     NeighbourList,
     segment_frames,
 )
+from ionraman.polarizability.protocol import StoreAlpha
 from ionraman.validate import check_count, check_output_file
 
 MODEL_NAME = "cartesian-tensor"
@@ -638,6 +639,41 @@ class CartesianTensorModel:
             )
             k = end
         return self._finish(members, n_atoms, outside, rho_max)
+
+    # ------------------------------------------------------------------ the model protocol
+    kind = "cartesian-tensor"
+
+    def predict_alpha(self, frames: Iterable[Atoms]) -> np.ndarray:
+        """α of structures, ``[S, 3, 3]`` Å³: the ensemble mean of :meth:`predict`
+        (:class:`~ionraman.polarizability.protocol.PolarizabilityModel`)."""
+        return np.asarray(self.predict(list(frames)).alpha, dtype=float)
+
+    def alpha_of_store(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        batch_frames: int = 256,
+        dtype: str = "float32",
+        threads: int | None = None,
+    ) -> StoreAlpha:
+        """α of every frame of a store (:meth:`predict_store` without writing) and the trust
+        diagnostics: flagged fraction, mean ensemble spread (Å³), training-domain fractions.
+        ``threads``: torch intra-op threads (unchanged when None)."""
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        pred = self.predict_store(path, write=False, batch_frames=batch_frames, dtype=dtype)
+        return StoreAlpha(
+            pred.alpha,
+            {
+                "model_kind": self.kind,
+                "flagged_fraction": float(pred.flagged_fraction),
+                "spread_mean_A3": float(np.mean(pred.spread)),
+                "outside_fraction_mean": float(np.mean(pred.outside_fraction)),
+                "outside_fraction_by_species": pred.metadata.get(
+                    "outside_fraction_by_species", {}
+                ),
+            },
+        )
 
     def predict_store(
         self,
