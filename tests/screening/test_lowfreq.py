@@ -20,15 +20,17 @@ from scipy.signal import lfilter
 
 from ionraman.conventions import HBAR_EV_S, KB_EV_K, SPEED_OF_LIGHT_CM_S
 from ionraman.errors import InputError
+from ionraman.screening.central_peak import (
+    debye_dho_model,
+    debye_wavenumber_cm1,
+    fit_central_peak,
+    fit_central_peak_from_spectrum,
+)
 from ionraman.screening.lowfreq import (
     INTERNAL_STANDARD_BAND_SOURCES,
     INTERNAL_STANDARD_BANDS_CM1,
     band_ratio,
     band_ratio_from_spectrum,
-    debye_dho_model,
-    debye_wavenumber_cm1,
-    fit_central_peak,
-    fit_central_peak_from_spectrum,
     integration_weights,
     lowfreq_fraction,
     lowfreq_fraction_from_spectrum,
