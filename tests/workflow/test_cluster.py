@@ -13,7 +13,7 @@ import pytest
 
 from ionraman.errors import InputError
 from ionraman.workflow import load_config, run, slurm_job_script
-from ionraman.workflow.orchestrate import local_cluster_size
+from ionraman.workflow.cluster import local_cluster_size
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,9 @@ metric with log D and an optional calibration; then an HTML report.
 
 * :mod:`.config` — the TOML configuration (pydantic), one-line errors naming the field;
 * :mod:`.stages` — idempotent stages with files in between (inputs hashed, resumable);
-* :mod:`.orchestrate` — Dask (local cluster, scheduler address or Slurm), progress, results;
+* :mod:`.cluster` — the Dask client: local cluster, scheduler address or Slurm jobs;
+* :mod:`.signals` — a run stopped by SIGINT/SIGTERM/SIGHUP shuts its cluster down;
+* :mod:`.orchestrate` — the run: planning, submission, progress, run-level stages, results;
 * :mod:`.results` — the result tables and the ranking.
 
 >>> import ionraman.workflow as wf
@@ -15,14 +17,9 @@ metric with log D and an optional calibration; then an HTML report.
 >>> print(result.summary_text())                                # doctest: +SKIP
 """
 
+from ionraman.workflow.cluster import build_slurm_cluster, make_client, slurm_job_script
 from ionraman.workflow.config import WorkflowConfig, load_config, prepare
-from ionraman.workflow.orchestrate import (
-    RunResult,
-    build_slurm_cluster,
-    make_client,
-    run,
-    slurm_job_script,
-)
+from ionraman.workflow.orchestrate import RunResult, run
 from ionraman.workflow.results import read_results
 
 __all__ = [
