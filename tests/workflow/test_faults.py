@@ -20,7 +20,7 @@ import pandas as pd
 from ionraman.md import Checkpoint
 from ionraman.trajectory import open_trajectory
 from ionraman.workflow import read_results, run
-from ionraman.workflow.stages import read_journal
+from ionraman.workflow.records import read_journal
 
 CALCULATORS = Path(__file__).resolve().parent / "calculators.py"
 

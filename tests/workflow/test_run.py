@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from ionraman.workflow import read_results, run
+from ionraman.workflow.records import read_journal
 from ionraman.workflow.results import RESULT_COLUMNS
-from ionraman.workflow.stages import read_journal
 
 
 def _threads(text: str) -> str:

@@ -22,8 +22,8 @@ from ionraman.md import Checkpoint
 from ionraman.trajectory import open_trajectory
 from ionraman.workflow import read_results, run
 from ionraman.workflow.config import load_config, walltime_seconds
+from ionraman.workflow.records import read_journal
 from ionraman.workflow.signals import import_cluster_backends, stop_on_signals
-from ionraman.workflow.stages import read_journal
 
 from .conftest import ff, subprocess_env
 

@@ -11,13 +11,8 @@ import pytest
 from ionraman._io import file_sha256
 from ionraman.md import run_md
 from ionraman.structures import get_structure
-from ionraman.workflow.stages import (
-    StageContext,
-    execute,
-    journal_event,
-    read_journal,
-    run_seed_stage,
-)
+from ionraman.workflow.records import StageContext, execute, journal_event, read_journal
+from ionraman.workflow.stages import run_seed_stage
 
 CALCULATORS = Path(__file__).resolve().parent / "calculators.py"
 

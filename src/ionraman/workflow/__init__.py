@@ -6,7 +6,8 @@ combined; per candidate an Arrhenius fit; across candidates the ranking, the cor
 metric with log D and an optional calibration; then an HTML report.
 
 * :mod:`.config` — the TOML configuration (pydantic), one-line errors naming the field;
-* :mod:`.stages` — idempotent stages with files in between (inputs hashed, resumable);
+* :mod:`.stages` — the science of the stages (structure, MD, α, spectra, metrics, transport);
+* :mod:`.records` — stage bookkeeping: one folder per stage, records, journal (resumable);
 * :mod:`.cluster` — the Dask client: local cluster, scheduler address or Slurm jobs;
 * :mod:`.signals` — a run stopped by SIGINT/SIGTERM/SIGHUP shuts its cluster down;
 * :mod:`.orchestrate` — the run: planning, submission, progress, run-level stages, results;

@@ -50,16 +50,13 @@ from ionraman.workflow.config import (
     load_config,
     prepare,
 )
+from ionraman.workflow.records import journal_event, run_local_stage, sha256_json, task_id
 from ionraman.workflow.signals import import_cluster_backends, stop_on_signals
 from ionraman.workflow.stages import (
     SEED_STAGES,
-    journal_event,
     run_arrhenius,
-    run_local_stage,
     run_point,
     run_seed_stage,
-    sha256_json,
-    task_id,
 )
 
 __all__ = [

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ionraman.workflow.stages import read_journal
+from ionraman.workflow.records import read_journal
 
 __all__ = ["WorkflowProgress"]
 
