@@ -21,17 +21,14 @@ pytest.importorskip("calorine")
 
 from ionraman.errors import InputError
 from ionraman.forcefields import load_force_field
+from ionraman.forcefields.builtin import register_student
 from ionraman.forcefields.distill import (
     DistillSettings,
     distill,
     element_order,
     label_frames,
 )
-from ionraman.forcefields.nep import (
-    NEPHyperparameters,
-    nep_elements,
-    register_student,
-)
+from ionraman.forcefields.nep import NEPHyperparameters, nep_elements
 from ionraman.forcefields.registry import _REGISTRY
 from ionraman.structures import get_structure
 

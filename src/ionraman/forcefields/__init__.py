@@ -7,7 +7,8 @@
 
 See :mod:`ionraman.forcefields.registry` for the name forms (registered names,
 ``FAMILY:/path/to/weights``, ``module:factory``) and :func:`register_force_field` for adding
-distilled student models.
+distilled student models. The package's own entries (universal models of the ``sevenn`` and
+``chgnet`` wheels, shipped NEP students) are registered once, when this package is imported.
 """
 
 from ionraman.forcefields.registry import (
@@ -37,3 +38,7 @@ __all__ = [
     "register_force_field",
     "unregister_force_field",
 ]
+
+from ionraman.forcefields.builtin import register_builtins
+
+register_builtins()

@@ -41,18 +41,13 @@ import numpy as np
 import pandas as pd
 from ase import Atoms, units
 from ase.calculators.calculator import BaseCalculator
-from ase.neighborlist import neighbor_list
 
 from ionraman._io import write_json_atomic
 from ionraman.errors import InputError
 from ionraman.forcefields.phonons import GammaModes, gamma_displacements, gamma_modes
+from ionraman.forcefields.tetrahedra import stretch_coordinates
 from ionraman.validate import check_output_dir
 
-TETRAHEDRAL_CENTRES = ("Sb", "P", "W", "Ge", "Sn", "Si", "As", "Mo")
-"""Centres of the tetrahedral anions whose stretching modes are audited."""
-LIGANDS = ("S", "Se", "O")
-BOND_CUTOFF_A = 3.0
-"""X–Y distance below which a ligand belongs to a centre (Å), as in :mod:`ionraman.md.sanity`."""
 CM1_PER_SQRT_EV_A2_AMU = float(
     np.sqrt(units._e / (1e-20 * units._amu)) / (2 * np.pi * 100 * units._c)
 )
@@ -176,43 +171,6 @@ def frame_errors(
 
 
 # --------------------------------------------------------------------------- stretching modes
-def stretch_coordinates(atoms: Atoms) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """Radial ligand displacements of every tetrahedral anion of ``atoms``.
-
-    Returns
-    -------
-    coords : ndarray, shape (n_coords, n_atoms, 3)
-        Unit displacement patterns: ligand j moved along the unit vector from its centre i.
-    masses : ndarray, shape (n_coords,)
-        Mass of the moved ligand (amu).
-    bonds : list of (int, int)
-        (centre, ligand) atom indices of each coordinate.
-
-    Raises
-    ------
-    InputError
-        If a centre does not have exactly four ligands within :data:`BOND_CUTOFF_A`.
-    """
-    symbols = np.asarray(atoms.get_chemical_symbols())
-    i, j, d = neighbor_list("ijD", atoms, BOND_CUTOFF_A)
-    keep = np.isin(symbols[i], TETRAHEDRAL_CENTRES) & np.isin(symbols[j], LIGANDS)
-    i, j, d = i[keep], j[keep], d[keep]
-    order = np.lexsort((j, i))
-    i, j, d = i[order], j[order], d[order]
-    if len(i) == 0:
-        raise InputError(f"{atoms.get_chemical_formula()}: no tetrahedral anion "
-                         f"({'/'.join(TETRAHEDRAL_CENTRES)} bonded to {'/'.join(LIGANDS)})")
-    counts = np.bincount(i, minlength=len(atoms))
-    bad = [int(c) for c in np.flatnonzero((counts != 4) & np.isin(symbols, TETRAHEDRAL_CENTRES))]
-    if bad:
-        raise InputError(f"{atoms.get_chemical_formula()}: centres {bad} do not have four "
-                         f"ligands within {BOND_CUTOFF_A} Å (not intact tetrahedra)")
-    coords = np.zeros((len(i), len(atoms), 3))
-    coords[np.arange(len(i)), j] = d / np.linalg.norm(d, axis=1)[:, None]
-    masses = atoms.get_masses()[j]
-    return coords, masses, [(int(a), int(b)) for a, b in zip(i, j, strict=True)]
-
-
 def displaced_structures(atoms: Atoms, coords: np.ndarray, delta_A: float) -> list[Atoms]:
     """For every coordinate q the structures displaced by +δq and −δq, in that order."""
     out = []

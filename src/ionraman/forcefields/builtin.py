@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,12 @@ from ase.calculators.calculator import BaseCalculator
 from ase.data import chemical_symbols
 
 from ionraman.errors import InputError
+from ionraman.forcefields.nep import (
+    nep_calculator,
+    nep_elements,
+    read_student_meta,
+    shipped_students,
+)
 from ionraman.forcefields.registry import register_force_field
 
 # SevenNet 7net-0 / 7net-mf-0 type maps: Z = 1–83 and 89–94 (checked against the checkpoints in
@@ -156,6 +164,33 @@ def register_builtins() -> None:
             kind="universal",
             overwrite=True,
         )
-    from ionraman.forcefields.nep import register_shipped_students
-
     register_shipped_students()  # NEP students in ionraman/data/forcefields (kind "student")
+
+
+def register_student(
+    name: str, directory: str | os.PathLike[str], *, overwrite: bool = False
+) -> None:
+    """Register the NEP student in ``directory`` (``nep.txt`` + ``student.json``) as ``name``."""
+    directory = Path(directory)
+    meta = read_student_meta(directory)
+    teacher = meta.get("teacher", {}).get("name", "?")
+    register_force_field(
+        name,
+        nep_calculator,
+        description=meta.get("description")
+        or f"NEP student distilled from {teacher} ({', '.join(meta.get('systems', []))})",
+        elements=nep_elements(directory / "nep.txt"),
+        reference="Fan et al., Phys. Rev. B 104, 104309 (2021) (NEP); student of " + teacher,
+        weights=directory / "nep.txt",
+        sha256=meta.get("nep_sha256"),
+        dtype="float64",
+        packages=("calorine",),
+        kind="student",
+        overwrite=overwrite,
+    )
+
+
+def register_shipped_students(names: Mapping[str, Path] | None = None) -> None:
+    """Register every shipped student (once, when :mod:`ionraman.forcefields` is imported)."""
+    for name, directory in (names or shipped_students()).items():
+        register_student(name, directory, overwrite=True)

@@ -23,7 +23,7 @@ last frame written, an interrupted training from torchnep's checkpoint):
    the most informative candidates.
 4. The final student is written to ``student/nep.txt`` with ``student/student.json`` (teacher
    provenance, data counts, the error table of every iteration); register it with
-   :func:`ionraman.forcefields.nep.register_student` or copy the directory into
+   :func:`ionraman.forcefields.builtin.register_student` or copy the directory into
    ``ionraman/data/forcefields/<name>/`` to ship it.
 
 Layout of ``workdir``::

@@ -34,7 +34,7 @@ from typing import Any
 from ase.calculators.calculator import BaseCalculator
 
 from ionraman.errors import InputError
-from ionraman.forcefields.registry import ForceFieldSpec
+from ionraman.forcefields.spec import ForceFieldSpec
 
 
 @dataclass(frozen=True)

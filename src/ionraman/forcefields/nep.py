@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -270,34 +270,3 @@ def read_student_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: cannot read student metadata ({exc})") from None
-
-
-def register_student(
-    name: str, directory: str | os.PathLike[str], *, overwrite: bool = False
-) -> None:
-    """Register the NEP student in ``directory`` (``nep.txt`` + ``student.json``) as ``name``."""
-    from ionraman.forcefields.registry import register_force_field
-
-    directory = Path(directory)
-    meta = read_student_meta(directory)
-    teacher = meta.get("teacher", {}).get("name", "?")
-    register_force_field(
-        name,
-        nep_calculator,
-        description=meta.get("description")
-        or f"NEP student distilled from {teacher} ({', '.join(meta.get('systems', []))})",
-        elements=nep_elements(directory / "nep.txt"),
-        reference="Fan et al., Phys. Rev. B 104, 104309 (2021) (NEP); student of " + teacher,
-        weights=directory / "nep.txt",
-        sha256=meta.get("nep_sha256"),
-        dtype="float64",
-        packages=("calorine",),
-        kind="student",
-        overwrite=overwrite,
-    )
-
-
-def register_shipped_students(names: Mapping[str, Path] | None = None) -> None:
-    """Register every shipped student (called once by the registry)."""
-    for name, directory in (names or shipped_students()).items():
-        register_student(name, directory, overwrite=True)

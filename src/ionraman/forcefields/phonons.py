@@ -6,8 +6,8 @@ matrix at Γ gives the 3N frequencies, their irreducible representations (Mullik
 crystal's point group) and the eigenvectors. The same displacements and the same code serve DFT
 (forces from QE through the resumable labeller) and every model, so the comparison is like for
 like. Each mode also gets its overlap with the in-phase breathing of all tetrahedral anions
-(:func:`ionraman.forcefields.audit.stretch_coordinates`): the Raman-active A1 stretching mode of
-a thiophosphate or thioantimonate is the A1 mode with the largest overlap.
+(:func:`ionraman.forcefields.tetrahedra.stretch_coordinates`): the Raman-active A1 stretching
+mode of a thiophosphate or thioantimonate is the A1 mode with the largest overlap.
 
 Needs phonopy (BSD-3, ``pip install 'ionraman[phonons]'``).
 """
@@ -22,6 +22,7 @@ import numpy as np
 from ase import Atoms
 
 from ionraman.errors import InputError
+from ionraman.forcefields.tetrahedra import stretch_coordinates
 
 CM1_PER_THZ = 1e12 / 2.99792458e10
 """cm⁻¹ per THz (1 / c in cm/s × 10¹²)."""
@@ -97,8 +98,6 @@ def gamma_modes(
     source: str, atoms: Atoms, forces: Sequence[np.ndarray], delta_A: float = 0.01
 ) -> GammaModes:
     """Γ modes of ``atoms`` from the forces (eV/Å) of :func:`gamma_displacements` (same order)."""
-    from ionraman.forcefields.audit import stretch_coordinates
-
     ph = _phonopy(atoms, delta_A)
     n_disp = len(ph.supercells_with_displacements)
     if len(forces) != n_disp:

@@ -33,67 +33,12 @@ from ase.data import atomic_numbers, chemical_symbols
 
 from ionraman._io import file_sha256
 from ionraman.errors import InputError
+from ionraman.forcefields.spec import Factory, ForceFieldSpec
 
 DEFAULT_FORCE_FIELD = "sevenn-l3i5"
 """The default universal model: SevenNet 7net-l3i5, the universal model closest to DFT (QE PBE)
 forces in ``ionraman forcefield audit`` (ionraman/data/forcefields/README.md). Used where no
 student covers a chemistry and to explore new ones; production MD runs on DFT-trained students."""
-
-Factory = Callable[..., BaseCalculator]
-"""A callable that builds an ASE calculator; called with ``device=`` (when it accepts it),
-``weights=`` (when the entry has a weights file and it accepts it) and the user's options."""
-
-
-@dataclass(frozen=True)
-class ForceFieldSpec:
-    """One registry entry.
-
-    Attributes
-    ----------
-    name
-        Registry name (what users type: ``--force-field NAME``).
-    factory
-        Builds the ASE calculator, see :data:`Factory`.
-    description
-        One line for listings.
-    elements
-        Chemical symbols the model covers; ``None`` when unknown (then no check is made).
-    reference
-        Paper to cite.
-    weights
-        Weights file (or a zero-argument callable returning it, resolved lazily), or ``None``.
-    sha256
-        Expected SHA-256 of the weights file as shipped; a different file only warns (the
-        hash actually used is always recorded in the provenance).
-    dtype
-        Floating-point precision the model runs in (``"float32"`` or ``"float64"``).
-    default_threads
-        torch CPU threads set at load time when the caller gives none; ``None`` keeps torch's
-        default (one per physical core).
-    packages
-        Distributions whose versions go into the provenance.
-    kind
-        ``"universal"``, ``"student"`` (distilled model), ``"external"`` or ``"custom"``.
-    """
-
-    name: str
-    factory: Factory
-    description: str = ""
-    elements: tuple[str, ...] | None = None
-    reference: str = ""
-    weights: Path | Callable[[], Path] | None = None
-    sha256: str | None = None
-    dtype: str = "float32"
-    default_threads: int | None = None
-    packages: tuple[str, ...] = ()
-    kind: str = "custom"
-
-    def weights_path(self) -> Path | None:
-        """Resolved weights file (no download ever happens)."""
-        if self.weights is None:
-            return None
-        return Path(self.weights() if callable(self.weights) else self.weights)
-
 
 @dataclass
 class LoadedForceField:
@@ -179,7 +124,6 @@ def register_force_field(
     ForceFieldSpec
         The stored entry.
     """
-    _ensure_builtins()
     if not name or ":" in name or name != name.strip():
         raise InputError(f"force-field name {name!r} must be non-empty, without ':' or spaces")
     if not callable(factory):
@@ -218,13 +162,11 @@ def unregister_force_field(name: str) -> None:
 
 def list_force_fields() -> list[str]:
     """Registered names, in registration order (built-in universal models first)."""
-    _ensure_builtins()
     return list(_REGISTRY)
 
 
 def get_force_field(name: str) -> ForceFieldSpec:
     """Registry entry of ``name``; :class:`InputError` listing the known names otherwise."""
-    _ensure_builtins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -235,7 +177,6 @@ def force_field_table() -> Any:
     """Registered force fields as a pandas DataFrame (one row per entry, no model loading)."""
     import pandas as pd
 
-    _ensure_builtins()
     rows = []
     for spec in _REGISTRY.values():
         rows.append(
@@ -290,7 +231,6 @@ def load_force_field(
     name = name.strip()
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise InputError(f"threads must be a positive integer, got {threads!r}")
-    _ensure_builtins()
     _check_device(device)
     spec = _REGISTRY.get(name)
     if spec is None:
@@ -561,15 +501,3 @@ def _jsonable(value: Any) -> Any:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:200]
-
-
-_BUILTINS_LOADED = False
-
-
-def _ensure_builtins() -> None:
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        from ionraman.forcefields import builtin
-
-        builtin.register_builtins()
