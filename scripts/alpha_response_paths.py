@@ -39,6 +39,7 @@ import numpy as np
 from ase import Atoms
 from ase.io import read, write
 
+from ionraman._io import atomic_path
 from ionraman.conventions import POLARIZABILITY_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,12 +58,9 @@ def vacancy_site(doped: Atoms, host: Atoms) -> np.ndarray:
     """Cartesian position (Å) of the host Na site that the doped cell leaves empty."""
     na_doped = doped.positions[np.array(doped.get_chemical_symbols()) == "Na"]
     na_host = host.positions[np.array(host.get_chemical_symbols()) == "Na"]
-    cell = host.cell
     best, site = -1.0, None
     for p in na_host:
-        d = na_doped - p
-        d -= cell.cartesian_positions(np.round(cell.scaled_positions(d)))
-        nearest = float(np.min(np.linalg.norm(d, axis=1)))
+        nearest = float(np.min(np.linalg.norm(_wrap(na_doped - p, host.cell), axis=1)))
         if nearest > best:
             best, site = nearest, p
     return np.asarray(site)
@@ -77,39 +75,64 @@ def _relax(atoms: Atoms, calc, fmax: float = 0.01) -> Atoms:
     return atoms
 
 
-def hop_frames(force_field: str, images: int) -> list[Atoms]:
-    """NEB path (end points included) of the Na hop into the vacancy of the W-doped cell."""
+def _wrap(vectors: np.ndarray, cell) -> np.ndarray:
+    """Vectors (Å) wrapped to the nearest periodic image (rounding the fractional coordinates)."""
+    return vectors - cell.cartesian_positions(np.round(cell.scaled_positions(vectors)))
+
+
+def _nearest_na(atoms: Atoms, site: np.ndarray, exclude: int | None = None) -> int:
+    """Index of the Na of ``atoms`` nearest to ``site`` (periodic), ``exclude`` left out."""
+    na = np.flatnonzero(np.array(atoms.get_chemical_symbols()) == "Na")
+    dist = np.linalg.norm(_wrap(atoms.positions[na] - site, atoms.cell), axis=1)
+    dist[na == exclude] = np.inf
+    return int(na[np.argmin(dist)])
+
+
+def _hop_path(
+    state: Atoms, hopper: int, site: np.ndarray, force_field: str, images: int, staged: bool
+) -> list[Atoms]:
+    """Climbing-image NEB (end points included) of Na ``hopper`` of ``state`` moving to ``site``.
+
+    Both end points are relaxed with the force field (positions, fixed cell). ``staged``: relax
+    the band without climbing to 0.1 eV/Å first (the test path), else climb from the start.
+    """
     from ase.mep import NEB
     from ase.optimize import FIRE
 
+    start = _relax(state, _calculator(force_field))
+    end = start.copy()
+    end.positions[hopper] = start.positions[hopper] + _wrap(
+        site - start.positions[hopper], end.cell
+    )
+    end = _relax(end, _calculator(force_field))
+    path = [start] + [start.copy() for _ in range(images)] + [end]
+    for image in path[1:-1]:
+        image.calc = _calculator(force_field)
+    neb = NEB(path, method="improvedtangent", climb=not staged)
+    neb.interpolate(mic=True)
+    if staged:
+        FIRE(neb, logfile=None).run(fmax=0.1, steps=2000)
+        neb.climb = True
+    if not FIRE(neb, logfile=None).run(fmax=NEB_FMAX, steps=3000):
+        raise RuntimeError(
+            f"NEB of the hop of Na {hopper} did not converge to {NEB_FMAX} eV/Å in 3000 steps"
+        )
+    return path
+
+
+def _write_frames(path: Path, frames: list[Atoms]) -> None:
+    with atomic_path(path) as tmp:
+        write(tmp, frames, format="extxyz")
+
+
+def hop_frames(force_field: str, images: int) -> list[Atoms]:
+    """NEB path (end points included) of the Na hop into the vacancy of the W-doped cell."""
     from ionraman import get_structure
 
     doped = get_structure(HOP_PHASE)
-    host = get_structure("c-Na3SbS4")
-    site = vacancy_site(doped, host)
-    na = np.flatnonzero(np.array(doped.get_chemical_symbols()) == "Na")
-    moved = doped.copy()
-    moved.append("Na")
-    moved.positions[-1] = site
-    dist = moved.get_distances(len(moved) - 1, na, mic=True)
-    hopper = int(na[np.argmin(dist)])
-    calc = _calculator(force_field)
-    start = _relax(doped, calc)
-    final = start.copy()
-    vec = site - start.positions[hopper]
-    vec -= final.cell.cartesian_positions(np.round(final.cell.scaled_positions(vec)))
-    final.positions[hopper] = start.positions[hopper] + vec
-    final = _relax(final, _calculator(force_field))
-    path = [start] + [start.copy() for _ in range(images)] + [final]
-    for image in path[1:-1]:
-        image.calc = _calculator(force_field)
-    neb = NEB(path, method="improvedtangent")
-    neb.interpolate(mic=True)
-    FIRE(neb, logfile=None).run(fmax=0.1, steps=2000)
-    neb.climb = True
-    converged = FIRE(neb, logfile=None).run(fmax=NEB_FMAX, steps=3000)
-    if not converged:
-        raise RuntimeError(f"NEB of the Na hop did not converge to {NEB_FMAX} eV/Å in 3000 steps")
+    site = vacancy_site(doped, get_structure("c-Na3SbS4"))
+    hopper = _nearest_na(doped, site)
+    path = _hop_path(doped, hopper, site, force_field, images, staged=True)
     energies = []
     for image in path:
         energies.append(float(image.get_potential_energy()))
@@ -189,34 +212,12 @@ def training_frames(force_field: str, test_hop: list[Atoms]) -> list[Atoms]:
     * rigid Na-sublattice shifts of 0.3 Å: c-Na3SbS4 along a, c-Na3SbS4:W0.5 along [110].
     Ordered round-robin over these groups.
     """
-    from ase.mep import NEB
-    from ase.optimize import FIRE
-
     from ionraman import get_structure
 
-    final = test_hop[-1].copy()
     first = int(test_hop[0].info["hopper_index"])
     vacancy = test_hop[0].positions[first]
-    na = np.flatnonzero(np.array(final.get_chemical_symbols()) == "Na")
-    probe = final.copy()
-    probe.append("Na")
-    probe.positions[-1] = vacancy
-    dist = probe.get_distances(len(probe) - 1, na, mic=True)
-    dist[na == first] = np.inf
-    hopper = int(na[np.argmin(dist)])
-    start = _relax(final, _calculator(force_field))
-    end = start.copy()
-    vec = vacancy - start.positions[hopper]
-    vec -= end.cell.cartesian_positions(np.round(end.cell.scaled_positions(vec)))
-    end.positions[hopper] = start.positions[hopper] + vec
-    end = _relax(end, _calculator(force_field))
-    path = [start] + [start.copy() for _ in range(3)] + [end]
-    for image in path:
-        image.calc = _calculator(force_field)
-    neb = NEB(path, method="improvedtangent", climb=True)
-    neb.interpolate(mic=True)
-    if not FIRE(neb, logfile=None).run(fmax=NEB_FMAX, steps=3000):
-        raise RuntimeError("NEB of the second Na hop did not converge")
+    hopper = _nearest_na(test_hop[-1], vacancy, exclude=first)
+    path = _hop_path(test_hop[-1], hopper, vacancy, force_field, 3, staged=False)
     groups: list[list[Atoms]] = [
         [
             _frame(
@@ -276,11 +277,8 @@ def cmd_train_frames(args: argparse.Namespace) -> None:
     test = read(args.test, index=":")
     hop = sorted((f for f in test if f.info["family"] == "hop"), key=lambda f: f.info["path_index"])
     frames = training_frames(args.force_field, hop)
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "snapshots.extxyz"
-    tmp = path.with_suffix(".tmp.extxyz")
-    write(tmp, frames, format="extxyz")
-    tmp.replace(path)
+    _write_frames(path, frames)
     print(f"wrote {len(frames)} training frames -> {path}")
 
 
@@ -293,11 +291,8 @@ def _frame(atoms: Atoms, snapshot_id: str, **info) -> Atoms:
 
 def cmd_frames(args: argparse.Namespace) -> None:
     frames = collective_frames(args.amplitudes) + hop_frames(args.force_field, args.images)
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "snapshots.extxyz"
-    tmp = path.with_suffix(".tmp.extxyz")
-    write(tmp, frames, format="extxyz")
-    tmp.replace(path)
+    _write_frames(path, frames)
     hop = [f for f in frames if f.info["family"] == "hop"]
     print(f"wrote {len(frames)} frames -> {path}")
     print(

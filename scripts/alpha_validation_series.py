@@ -31,6 +31,8 @@ from pathlib import Path
 from ase import Atoms
 from ase.io import write
 
+from ionraman._io import atomic_path
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src/ionraman/data/reference/series_v2"
 CELLS = (("c-Na3SbS4:W0.5", "W600"), ("t-Na3SbS4", "t600"))
@@ -92,11 +94,9 @@ def main() -> None:
     per_cell = [series(phase, name, args.md_dir) for phase, name in CELLS]
     ordered = [f for frames in per_cell for f in frames[0::2]]
     ordered += [f for frames in per_cell for f in frames[1::2]]
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "snapshots.extxyz"
-    tmp = path.with_suffix(".tmp.extxyz")
-    write(tmp, ordered, format="extxyz")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        write(tmp, ordered, format="extxyz")
     counts = ", ".join(f"{name}: {len(f)}" for (_, name), f in zip(CELLS, per_cell, strict=True))
     print(f"wrote {len(ordered)} frames ({counts}) -> {path}")
 
