@@ -55,7 +55,7 @@ from ase import Atoms
 from ase.io import read, write
 
 from ionraman._io import atomic_path, write_json_atomic
-from ionraman._process import pid_alive
+from ionraman._process import LockHolder
 from ionraman.errors import InputError
 from ionraman.polarizability.reference.qe import TASKS, QEResult, QESettings, attach_result, run_qe
 from ionraman.validate import check_output_dir
@@ -161,8 +161,8 @@ def _lock(directory: Path) -> Iterator[bool]:
                 owner = json.loads(path.read_text())
             except (OSError, ValueError):
                 owner = {}
-            stale = owner.get("host") == me["host"] and not pid_alive(int(owner.get("pid", -1)))
-            if stale:
+            holder = LockHolder(int(owner.get("pid", -1)), str(owner.get("host", "")))
+            if holder.gone():  # its process is dead on this host
                 path.unlink(missing_ok=True)
                 continue
             yield False
