@@ -122,6 +122,15 @@ def test_save_load_roundtrip(alpha, tmp_path):
     for name in spec.channels:
         np.testing.assert_array_equal(back.density[name], spec.density[name])
         np.testing.assert_array_equal(back.density_stderr[name], spec.density_stderr[name])
+        np.testing.assert_array_equal(back.block_density[name], spec.block_density[name])
+    # the time blocks are contiguous groups of Welch segments whose mean is the spectrum
+    n_blocks = spec.metadata["n_blocks"]
+    assert 2 <= n_blocks == spec.block_density["total"].shape[0] <= 8
+    if n_blocks == spec.metadata["n_segments"]:
+        np.testing.assert_allclose(spec.block_density["total"].mean(axis=0), spec.density["total"])
+    np.testing.assert_array_equal(
+        back.block_intensity("total", "reduced"), spec.block_intensity("total", "reduced")
+    )
     np.testing.assert_array_equal(back.wavenumber_cm1, spec.wavenumber_cm1)
     assert (back.temperature_k, back.quantum_correction) == (300.0, "bose")
     assert back.laser_cm1 == spec.laser_cm1 and back.resolution_cm1 == spec.resolution_cm1

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ionraman.screening.comparison import COMPARISON_COLUMNS, METRIC_TABLE_COLUMNS
 from ionraman.workflow import read_results, run
 from ionraman.workflow.records import read_journal
 from ionraman.workflow.results import RESULT_COLUMNS
@@ -72,6 +73,26 @@ def test_run_completes_with_tables_and_a_failed_task_reported(e2e):
     # framework check per trajectory: fraction of frames with every SbS4 intact, no S–S bond
     assert res["framework_intact_fraction"].between(0.0, 1.0).all()
     assert res["alpha_flagged_fraction"].isna().all()  # a bond model has no flags
+
+    # run-length rule: production for a 10 % error, from the error's 1/sqrt(time) scaling
+    target = 0.1 * res["lowfreq_fraction"]
+    total_ps = 0.6 * res["n_seeds_ok"]
+    np.testing.assert_allclose(
+        res["lowfreq_fraction_ps_needed"],
+        total_ps * (res["lowfreq_fraction_err"] / target) ** 2,
+        rtol=1e-12,
+    )
+    # every panel metric per point, and their comparison
+    metrics = tables["metrics"]
+    assert list(metrics.columns) == METRIC_TABLE_COLUMNS
+    panel = set(metrics["metric"])
+    assert {"fraction", "fraction_stokes", "fraction_crossed", "band_ratio"} <= panel
+    fraction = metrics[metrics["metric"] == "fraction"]
+    np.testing.assert_allclose(fraction["value"], res["lowfreq_fraction"], rtol=1e-12)
+    assert (metrics["n_seeds"] == 2).all() and (metrics["std_seeds"] >= 0).all()
+    comparison = tables["metric_comparison"]
+    assert list(comparison.columns) == COMPARISON_COLUMNS
+    assert set(comparison["metric"]) == panel and (comparison["n_points"] == 3).all()
 
     runs = tables["runs"]
     assert len(runs) == 8  # (2 + 1 + 1) temperatures x 2 seeds

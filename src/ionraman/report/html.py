@@ -362,6 +362,21 @@ def build_report(
             '<p class="note">No low-frequency metric: the spectra were skipped (no '
             "polarizability model), so there is nothing to correlate.</p>"
         )
+    comparison_path = res_dir / "metric_comparison.parquet"
+    comparison = pd.read_parquet(comparison_path) if comparison_path.is_file() else None
+    if comparison is not None and not comparison.empty:
+        parts.append('<h3 id="metric-comparison">Which metric follows diffusion</h3>')
+        parts.append(
+            f"<p>Every definition of the panel on the same spectra (best first). "
+            f"<code>spearman_*</code>: rank correlation with log10 D* (non-diffusive points "
+            f"ranked slowest) and its {100 * cfg.correlation.confidence:.0f} % bootstrap "
+            f"interval; <code>top_bottom_n_sigma</code>: fastest minus slowest point in combined "
+            f"standard errors; <code>production_ps_to_resolve</code>: production per point (all "
+            f"seeds) for {cfg.analysis.resolve_sigmas:g} standard errors; "
+            f"<code>seed_scatter_over_err</code>: seed-to-seed scatter over the within-run "
+            f"(time-block) error, about 1 when the errors are honest.</p>"
+        )
+        parts.append(_table(comparison, "metric-comparison-table"))
     if calibration is not None:
         parts.append('<h3 id="calibration">Calibration against measurements</h3>')
         parts.append(f"<p>{_esc(calibration.get('summary', ''))}</p>")

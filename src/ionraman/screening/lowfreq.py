@@ -142,7 +142,8 @@ class LowFreqMetric:
     reference_band
         Name of the internal-standard band (band ratios given by name), else None.
     stderr_method
-        How ``stderr`` was obtained (independent bins / independent runs / none).
+        How ``stderr`` was obtained (time-block bootstrap / independent runs / independent
+        bins / none).
     """
 
     value: float
@@ -230,6 +231,24 @@ def integration_weights(wavenumber_cm1: np.ndarray, lo: float, hi: float) -> np.
     return weights
 
 
+N_BOOTSTRAP = 2000
+"""Resamples of the time-block bootstrap (seeded, so a metric and its error are reproducible)."""
+
+
+def _block_bootstrap_se(num: np.ndarray, den: np.ndarray, seed: int = 0) -> float:
+    """Standard error of ``Σ num / Σ den`` from a bootstrap over time blocks.
+
+    ``num``, ``den`` [B]: the two integrals of each block. Blocks are resampled with replacement
+    :data:`N_BOOTSTRAP` times; the standard deviation of the resampled ratios is scaled by
+    √(B/(B−1)), the usual correction of the bootstrap's (biased, ∝ (B−1)/B) variance of a mean
+    for few blocks.
+    """
+    b = num.size
+    idx = np.random.default_rng(seed).integers(0, b, size=(N_BOOTSTRAP, b))
+    ratios = num[idx].sum(axis=1) / den[idx].sum(axis=1)
+    return float(np.std(ratios, ddof=1) * math.sqrt(b / (b - 1)))
+
+
 def _intensity_rows(
     nu: np.ndarray, intensity: np.ndarray, stderr: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -272,6 +291,19 @@ def _check_finite_used(
         )
 
 
+def _check_blocks(nu: np.ndarray, y: np.ndarray, blocks: np.ndarray | None) -> np.ndarray | None:
+    if blocks is None:
+        return None
+    if y.ndim == 2:
+        raise InputError("give either per-run intensities [R, F] or time blocks, not both")
+    b = np.asarray(blocks, dtype=float)
+    if b.ndim != 2 or b.shape[1] != nu.size or b.shape[0] < 2:
+        raise InputError(
+            f"blocks must have shape [B, F] with B >= 2 and F = {nu.size} bins, got {b.shape}"
+        )
+    return b
+
+
 def _ratio(
     nu: np.ndarray,
     y: np.ndarray,
@@ -279,6 +311,7 @@ def _ratio(
     num: tuple[float, float],
     den: tuple[float, float],
     den_name: str,
+    blocks: np.ndarray | None = None,
 ) -> tuple[float, float | None, str]:
     wn = integration_weights(nu, *num)
     wd = integration_weights(nu, *den)
@@ -310,7 +343,16 @@ def _ratio(
         )
     value = lnum / lden
     mask = un | ud
-    if err is not None and not np.isfinite(err[mask]).all():
+    if blocks is not None:
+        _check_finite_used(nu, blocks, wn, num, "low-frequency (blocks)")
+        _check_finite_used(nu, blocks, wd, den, f"{den_name} (blocks)")
+        bn, bd = blocks[:, un] @ wn[un], blocks[:, ud] @ wd[ud]
+        if not (bd > 0).all():
+            se, method = None, "none (a time block has no positive reference integral)"
+        else:
+            se = _block_bootstrap_se(bn, bd)
+            method = f"bootstrap over {bd.size} time blocks"
+    elif err is not None and not np.isfinite(err[mask]).all():
         # e.g. a single-segment spectrum, whose stderr is NaN: keep the value, report no error.
         se, method = None, "none (per-bin stderr not finite in the windows)"
     elif err is not None:
@@ -339,6 +381,7 @@ def lowfreq_fraction(
     reference_max_cm1: float = DEFAULT_REFERENCE_MAX_CM1,
     channel: str = DEFAULT_CHANNEL,
     variant: str = DEFAULT_VARIANT,
+    blocks: np.ndarray | None = None,
 ) -> LowFreqMetric:
     """Fraction of the spectral weight in a low-frequency window.
 
@@ -366,7 +409,8 @@ def lowfreq_fraction(
     stderr
         Standard error per bin [F] (only with a 1-D ``intensity``), propagated linearly assuming
         independent bins (neighbouring Welch bins are correlated, so this is a lower estimate);
-        None, or non-finite values in the windows, give ``stderr=None``.
+        None, or non-finite values in the windows, give ``stderr=None``. Ignored when
+        ``blocks`` are given.
     window_cm1
         (ω1, ωc) in cm⁻¹, ω1 < ωc. ω1 may be 0 except where the intensity is NaN at 0
         ("stokes" with the "bose" correction).
@@ -374,6 +418,11 @@ def lowfreq_fraction(
         ωmax in cm⁻¹ (≥ ωc, inside the spectrum).
     channel, variant
         Labels recorded in the result.
+    blocks
+        Spectra of B ≥ 2 contiguous time blocks of the same run(s) [B, F] (same variant as
+        ``intensity``; :meth:`RamanSpectrum.block_intensity`): the stderr is then a bootstrap over
+        the blocks, which keeps the correlations between bins (the per-bin propagation does not;
+        on 10-ps runs of Na3SbS4 it underestimates the seed-to-seed scatter).
 
     Returns
     -------
@@ -394,7 +443,9 @@ def lowfreq_fraction(
         )
     ref = _check_window(nu, (lo, float(reference_max_cm1)), "reference window")
     y, err = _intensity_rows(nu, intensity, stderr)
-    value, se, method = _ratio(nu, y, err, (lo, hi), ref, "reference")
+    value, se, method = _ratio(
+        nu, y, err, (lo, hi), ref, "reference", _check_blocks(nu, y, blocks)
+    )
     return LowFreqMetric(
         value=value,
         stderr=se,
@@ -416,6 +467,7 @@ def band_ratio(
     window_cm1: Sequence[float] = DEFAULT_LOWFREQ_WINDOW_CM1,
     channel: str = DEFAULT_CHANNEL,
     variant: str = DEFAULT_VARIANT,
+    blocks: np.ndarray | None = None,
 ) -> LowFreqMetric:
     """Low-frequency integral over the integral of an internal-standard band.
 
@@ -433,7 +485,7 @@ def band_ratio(
     window_cm1
         Low-frequency window (ω1, ωc) in cm⁻¹; must end at or below the band start.
     Other parameters
-        As :func:`lowfreq_fraction`.
+        As :func:`lowfreq_fraction` (``blocks``: time-block bootstrap error).
 
     Returns
     -------
@@ -458,7 +510,9 @@ def band_ratio(
             "cm^-1; it must end at or below the band start"
         )
     y, err = _intensity_rows(nu, intensity, stderr)
-    value, se, method = _ratio(nu, y, err, (lo, hi), (blo, bhi), "band")
+    value, se, method = _ratio(
+        nu, y, err, (lo, hi), (blo, bhi), "band", _check_blocks(nu, y, blocks)
+    )
     return LowFreqMetric(
         value=value,
         stderr=se,
@@ -483,10 +537,11 @@ def lowfreq_fraction_from_spectrum(
 ) -> LowFreqMetric:
     """:func:`lowfreq_fraction` of ``spectrum.intensity(channel, variant)`` (a RamanSpectrum).
 
-    With ``use_stderr`` the spectrum's per-bin standard error is propagated (bins assumed
-    independent; see :func:`lowfreq_fraction`).
+    With ``use_stderr`` the error is a bootstrap over the spectrum's time blocks when it has
+    them, else its per-bin standard error propagated (bins assumed independent; see
+    :func:`lowfreq_fraction`).
     """
-    err = spectrum.stderr(channel, variant) if use_stderr else None
+    err, blocks = _errors_of(spectrum, channel, variant, use_stderr)
     return lowfreq_fraction(
         spectrum.wavenumber_cm1,
         spectrum.intensity(channel, variant),
@@ -495,6 +550,7 @@ def lowfreq_fraction_from_spectrum(
         reference_max_cm1=reference_max_cm1,
         channel=channel,
         variant=variant,
+        blocks=blocks,
     )
 
 
@@ -507,8 +563,9 @@ def band_ratio_from_spectrum(
     window_cm1: Sequence[float] = DEFAULT_LOWFREQ_WINDOW_CM1,
     use_stderr: bool = True,
 ) -> LowFreqMetric:
-    """:func:`band_ratio` of ``spectrum.intensity(channel, variant)`` (a RamanSpectrum)."""
-    err = spectrum.stderr(channel, variant) if use_stderr else None
+    """:func:`band_ratio` of ``spectrum.intensity(channel, variant)`` (a RamanSpectrum); errors
+    as :func:`lowfreq_fraction_from_spectrum`."""
+    err, blocks = _errors_of(spectrum, channel, variant, use_stderr)
     return band_ratio(
         spectrum.wavenumber_cm1,
         spectrum.intensity(channel, variant),
@@ -517,4 +574,18 @@ def band_ratio_from_spectrum(
         window_cm1=window_cm1,
         channel=channel,
         variant=variant,
+        blocks=blocks,
     )
+
+
+def _errors_of(
+    spectrum: _SpectrumLike, channel: str, variant: str, use_stderr: bool
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(per-bin stderr, time blocks) of a spectrum for the metric error; blocks preferred."""
+    if not use_stderr:
+        return None, None
+    get_blocks = getattr(spectrum, "block_intensity", None)
+    blocks = get_blocks(channel, variant) if get_blocks is not None else None
+    if blocks is not None:
+        return None, blocks
+    return spectrum.stderr(channel, variant), None

@@ -49,6 +49,8 @@ __all__ = ["DEFAULT_RESOLUTION_CM1", "POWDER_CHANNEL_NAMES", "compute_raman_spec
 POWDER_CHANNEL_NAMES = ("isotropic", "anisotropic", "parallel", "crossed", "total")
 DEFAULT_RESOLUTION_CM1 = 1.0
 """Default bin spacing (cm⁻¹) when neither resolution nor segment length is given."""
+DEFAULT_MAX_BLOCKS = 8
+"""Most time blocks a run is split into for block-bootstrap errors (each block ≥ 1 segment)."""
 MIN_SEGMENT_FRAMES = 16
 """Shortest Welch segment, frames (9 frequency bins): a shorter series, segment length or a
 coarser resolution gives a handful of bins and is refused."""
@@ -234,6 +236,7 @@ def compute_raman_spectrum(
     geometries: Sequence[str | tuple[Sequence[float], Sequence[float]]] = (),
     smoothing: tuple[str, float] | None = None,
     remove_mean: bool = True,
+    max_blocks: int = DEFAULT_MAX_BLOCKS,
 ) -> RamanSpectrum:
     """Raman spectra of polarizability series: powder channels and single-crystal geometries.
 
@@ -273,6 +276,12 @@ def compute_raman_spectrum(
     remove_mean
         Remove the mean of each whole run (default). With False the squared mean appears at
         ν̃ = 0 (it is not a fluctuation); only for series already centred.
+    max_blocks
+        Each run's Welch segments are also grouped, in time order, into min(n_segments,
+        ``max_blocks``) contiguous blocks whose mean spectra are kept as
+        ``result.block_density`` ``[B, F]`` (all runs' blocks together; none when B < 2 in
+        total): the input of time-block bootstrap errors of derived quantities, which, unlike the
+        per-bin errors, keep the correlations between bins.
 
     Returns
     -------
@@ -298,6 +307,8 @@ def compute_raman_spectrum(
         raise InputError(f"a spectrum needs at least 2 frames, got {n_frames}")
     if not (np.isfinite(overlap) and 0.0 <= overlap < 1.0):
         raise InputError(f"overlap must be a fraction in [0, 1), got {overlap}")
+    if int(max_blocks) != max_blocks or max_blocks < 1:
+        raise InputError(f"max_blocks must be a positive integer, got {max_blocks}")
     seg = _segment_length(n_frames, float(timestep_fs), resolution_cm1, segment_length)
     if quantum_correction not in QUANTUM_CORRECTIONS:
         known = ", ".join(QUANTUM_CORRECTIONS)
@@ -328,6 +339,7 @@ def compute_raman_spectrum(
     res = resolution_of(seg, float(timestep_fs))
     nu: np.ndarray | None = None
     run_means: dict[str, list[np.ndarray]] = {}
+    run_blocks: dict[str, list[np.ndarray]] = {}
     seg_stderr: dict[str, np.ndarray] = {}
     n_segments: list[int] = []
     for alpha_run in runs:
@@ -338,6 +350,8 @@ def compute_raman_spectrum(
             if smooth is not None:
                 dens = smooth_density(dens, res, smooth[0], smooth[1])
             run_means.setdefault(name, []).append(dens.mean(axis=0))
+            groups = np.array_split(np.arange(dens.shape[0]), min(dens.shape[0], max_blocks))
+            run_blocks.setdefault(name, []).extend(dens[g].mean(axis=0) for g in groups)
             if len(runs) == 1:
                 k = dens.shape[0]
                 seg_stderr[name] = (
@@ -358,6 +372,8 @@ def compute_raman_spectrum(
         else:
             stderr[name] = seg_stderr[name]
 
+    n_blocks = len(next(iter(run_blocks.values())))
+    blocks = {n: np.asarray(b) for n, b in run_blocks.items()} if n_blocks >= 2 else {}
     params = {
         "timestep_fs": float(timestep_fs),
         "resolution_cm1_requested": resolution_cm1,
@@ -370,6 +386,7 @@ def compute_raman_spectrum(
         "geometries": names,
         "smoothing": list(smooth) if smooth else None,
         "remove_mean": remove_mean,
+        "max_blocks": int(max_blocks),
     }
     metadata = conventions_metadata(
         quantum_correction=effective_qc,
@@ -394,6 +411,8 @@ def compute_raman_spectrum(
         " (approximate: overlapping segments are correlated)",
         smoothing=list(smooth) if smooth else None,
         remove_mean=remove_mean,
+        n_blocks=len(next(iter(blocks.values()))) if blocks else 0,
+        segments_per_block=min(n_segments) // min(n_segments[0], max_blocks),
         geometries={n: {"e_i": e_i.tolist(), "e_s": e_s.tolist()} for n, e_i, e_s in geoms},
         **notes,
         provenance=provenance(params),
@@ -407,4 +426,5 @@ def compute_raman_spectrum(
         laser_cm1=laser_cm1,
         resolution_cm1=res,
         metadata=metadata,
+        block_density=blocks,
     )

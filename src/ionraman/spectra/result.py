@@ -52,6 +52,12 @@ class RamanSpectrum:
         Bin spacing Δν̃ (cm⁻¹).
     metadata
         ``conventions_metadata(...)`` plus window, n_runs, n_segments, provenance.
+    block_density
+        Spectra of contiguous time blocks of the run(s), ``{channel: [B, F]}`` in Å⁶/cm⁻¹ (each
+        the mean of ``metadata["segments_per_block"]`` or more consecutive Welch segments), for
+        time-block error estimates of quantities derived from the spectrum
+        (:func:`ionraman.screening.lowfreq_fraction`). Empty when the run holds fewer than two
+        segments.
     """
 
     wavenumber_cm1: np.ndarray
@@ -62,6 +68,7 @@ class RamanSpectrum:
     laser_cm1: float | None
     resolution_cm1: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    block_density: dict[str, np.ndarray] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------------
     @property
@@ -125,6 +132,11 @@ class RamanSpectrum:
         """Standard error ``[F]`` of :meth:`intensity` (the same factor applied to the error)."""
         return np.abs(self.factor(variant)) * self.density_stderr[self._channel(channel)]
 
+    def block_intensity(self, channel: str = "total", variant: str = "stokes") -> np.ndarray | None:
+        """Time-block spectra ``[B, F]`` of :meth:`intensity` (Å⁶/cm⁻¹), or None without blocks."""
+        blocks = self.block_density.get(self._channel(channel))
+        return None if blocks is None else self.factor(variant) * blocks
+
     def to_dataframe(self, variant: str = "stokes") -> pd.DataFrame:
         """Table with ``wavenumber_cm1`` and, per channel, ``<channel>_<variant>_A6_cm`` and
         ``<channel>_<variant>_stderr_A6_cm`` (Å⁶/cm⁻¹ = Å⁶·cm)."""
@@ -139,7 +151,8 @@ class RamanSpectrum:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the spectrum to an HDF5 file, atomically (temp file + rename).
 
-        Layout: datasets ``wavenumber_cm1`` [F], ``density`` [C, F], ``density_stderr`` [C, F];
+        Layout: datasets ``wavenumber_cm1`` [F], ``density`` [C, F], ``density_stderr`` [C, F],
+        ``block_density`` [C, B, F] when there are time blocks;
         root attrs ``format``, ``format_version``, ``channels_json`` (channel order),
         ``header_json`` (temperature, correction, laser, resolution) and ``metadata_json``.
         """
@@ -170,6 +183,10 @@ class RamanSpectrum:
                 "density_stderr",
                 data=np.array([self.density_stderr[n] for n in names], float).reshape(shape),
             )
+            if self.block_density:
+                h5.create_dataset(
+                    "block_density", data=np.array([self.block_density[n] for n in names], float)
+                )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RamanSpectrum:
@@ -186,6 +203,7 @@ class RamanSpectrum:
                 nu = h5["wavenumber_cm1"][()]
                 dens = h5["density"][()]
                 err = h5["density_stderr"][()]
+                blocks = h5["block_density"][()] if "block_density" in h5 else None
         except InputError:
             raise
         except FileNotFoundError:
@@ -201,4 +219,5 @@ class RamanSpectrum:
             laser_cm1=header["laser_cm1"],
             resolution_cm1=header["resolution_cm1"],
             metadata=metadata,
+            block_density={} if blocks is None else {n: blocks[i] for i, n in enumerate(names)},
         )

@@ -337,7 +337,10 @@ class AnalysisConfig(_Strict):
     fraction's denominator), optional ``band`` for a band ratio (``"SbS4"``, ``"PS4"``, or
     ``[lo, hi]``), ``central_peak`` (Debye + oscillator fit of χ'' in
     ``central_peak_window_cm1``). Transport: mobile ``species`` and its ``charge``, the MSD fit
-    window as fractions of the run.
+    window as fractions of the run. Run length: ``target_relative_error`` of the metric and of
+    D* (the results' ``*_ps_needed`` columns give the production for it) and
+    ``resolve_sigmas``, the separation in standard errors asked of the fastest vs the slowest
+    point by the metric comparison (``metric_comparison.production_ps_to_resolve``).
     """
 
     species: str = "Na"
@@ -353,6 +356,8 @@ class AnalysisConfig(_Strict):
     central_peak_window_cm1: tuple[float, float] = (0.0, 150.0)
     fit_start_fraction: float = Field(default=0.1, ge=0, lt=1)
     fit_end_fraction: float = Field(default=0.5, gt=0, le=1)
+    target_relative_error: float = Field(default=0.1, gt=0, lt=1)
+    resolve_sigmas: float = Field(default=3.0, gt=0)
 
     @field_validator("window_cm1", "central_peak_window_cm1")
     @classmethod

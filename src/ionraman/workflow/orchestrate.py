@@ -594,11 +594,13 @@ def _results_stage(
         "correlation": cfg.correlation.model_dump(mode="json"),
         "calibration": cfg.calibration.model_dump(mode="json"),
         "calibration_sha256": file_sha256(calib_path) if calib_path else None,
+        "run_length": [cfg.analysis.target_relative_error, cfg.analysis.resolve_sigmas],
         "version": __version__,
     }
 
     def body(ctx: Any) -> dict[str, Any]:
         from ionraman.screening.calibration import calibrate, read_measurements
+        from ionraman.screening.comparison import compare_metrics
         from ionraman.screening.correlation import correlate
 
         points = [
@@ -619,8 +621,17 @@ def _results_stage(
             "channel": cfg.analysis.channel,
             "variant": cfg.analysis.variant,
             "ionraman_version": __version__,
+            "target_relative_error": cfg.analysis.target_relative_error,
         }
         results, runs = R.build_tables(points, arrh, seed_rows, cands, settings)
+        metrics = R.metric_table(results, points)
+        comparison = compare_metrics(
+            metrics,
+            n_sigma=cfg.analysis.resolve_sigmas,
+            n_bootstrap=cfg.correlation.n_bootstrap,
+            confidence=cfg.correlation.confidence,
+            seed=cfg.correlation.seed,
+        )
         # correlation of the metric with log10 D over candidates × temperatures
         metric = cfg.correlation.metric
         labels = [
@@ -669,6 +680,8 @@ def _results_stage(
         files += R.write_table(results, out_dir / "results")
         files += R.write_table(cand_table, out_dir / "candidates")
         files += R.write_table(runs, out_dir / "runs")
+        files += R.write_table(metrics, out_dir / "metrics")
+        files += R.write_table(comparison, out_dir / "metric_comparison")
         write_json_atomic(out_dir / "correlation.json", corr_d)
         files.append("correlation.json")
         if calib_d is not None:

@@ -8,6 +8,12 @@ Written to ``<run>/results/`` (parquet and CSV, same content):
   and polarizability model with their SHA-256);
 * ``candidates`` — one row per candidate with the ranking;
 * ``runs`` — one row per candidate × temperature × seed;
+* ``metrics`` — one row per candidate × temperature × metric definition of the panel
+  (:mod:`ionraman.screening.panel`; long format, :data:`~ionraman.screening.comparison.
+  METRIC_TABLE_COLUMNS`);
+* ``metric_comparison`` — one row per definition: Spearman with log10 D (bootstrap CI), the
+  fastest-vs-slowest separation and the production it needs, the seed-scatter check
+  (:func:`ionraman.screening.comparison.compare_metrics`);
 * ``correlation.json`` — Spearman/Pearson of the metric with log10 D (bootstrap CIs);
 * ``calibration.json`` — the fast/slow threshold when measured data are given;
 * ``summary.json`` — settings, counts, failed tasks.
@@ -31,6 +37,7 @@ from ionraman._io import atomic_path, write_json_atomic
 __all__ = [
     "RESULT_COLUMNS",
     "build_tables",
+    "metric_table",
     "rank_candidates",
     "read_results",
     "write_table",
@@ -76,6 +83,8 @@ RESULT_COLUMNS = [
     "band_ratio_pooled",
     "central_peak_tau_ps",
     "central_peak_tau_err_ps",
+    "lowfreq_fraction_ps_needed",
+    "D_ps_needed",
     "window_lo_cm1",
     "window_hi_cm1",
     "metric_channel",
@@ -111,11 +120,12 @@ def write_table(df: pd.DataFrame, stem: Path) -> list[str]:
 
 
 def read_results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The tables of a finished run (``results``, ``candidates``, ``runs``) from parquet."""
+    """The tables of a finished run (``results``, ``candidates``, ``runs``, ``metrics``,
+    ``metric_comparison``) from parquet."""
     base = Path(run_dir) / "results"
     return {
         name: pd.read_parquet(base / f"{name}.parquet")
-        for name in ("results", "candidates", "runs")
+        for name in ("results", "candidates", "runs", "metrics", "metric_comparison")
         if (base / f"{name}.parquet").is_file()
     }
 
@@ -144,8 +154,13 @@ def build_tables(
         ``polarizability_model_sha256``.
     settings
         ``production_ps``, ``equilibration_ps``, ``timestep_fs``, ``window_cm1``, ``channel``,
-        ``variant``, ``ionraman_version``.
+        ``variant``, ``ionraman_version``, ``target_relative_error`` (the run-length rule:
+        ``*_ps_needed`` is the production per seed × seeds for that relative standard error,
+        :func:`~ionraman.screening.comparison.production_needed_ps`).
     """
+    from ionraman.screening.comparison import production_needed_ps
+
+    target = float(settings.get("target_relative_error", 0.1))
     cinfo = {c["candidate"]: c for c in candidates}
     rows = []
     for p in points:
@@ -205,6 +220,10 @@ def build_tables(
             "polarizability_model_sha256": c.get("polarizability_model_sha256") or "",
             "ionraman_version": settings["ionraman_version"],
         }
+        total_ps = float(settings["production_ps"]) * max(1, int(row["n_seeds_ok"] or 1))
+        for col, err in (("lowfreq_fraction", "lowfreq_fraction_err"), ("D", "D_std_cm2_s")):
+            value = row["D_cm2_s" if col == "D" else col]
+            row[f"{col}_ps_needed"] = production_needed_ps(total_ps, row[err], target * abs(value))
         d = row["D_cm2_s"]
         # no log10 D where the MSD is a plateau: kinisi's D is then not a diffusivity
         row["log10_D"] = math.log10(d) if d > 0 and row["diffusive"] is not False else math.nan
@@ -223,6 +242,38 @@ def build_tables(
             key=lambda s: s.map(order) if s.name == "candidate" else s,
         ).reset_index(drop=True)
     return results, runs
+
+
+def metric_table(results: pd.DataFrame, points: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Long table of every panel metric per candidate × temperature (with log10 D* and the
+    diffusive flag of ``results``), the input of
+    :func:`~ionraman.screening.comparison.compare_metrics`."""
+    from ionraman.screening.comparison import METRIC_TABLE_COLUMNS
+
+    index = {(r.candidate, float(r.temperature_K)): r for r in results.itertuples(index=False)}
+    rows = []
+    for p in points:
+        r = index.get((p["candidate"], float(p["temperature_K"])))
+        if r is None:
+            continue
+        for name, m in (p.get("panel") or {}).items():
+            rows.append(
+                {
+                    "candidate": p["candidate"],
+                    "temperature_K": float(p["temperature_K"]),
+                    "metric": name,
+                    "description": m.get("description", ""),
+                    "value": _f(m.get("mean")),
+                    "err": _f(m.get("err")),
+                    "run_err": _f(m.get("run_err")),
+                    "std_seeds": _f(m.get("std_seeds")),
+                    "n_seeds": int(m.get("n") or 0),
+                    "production_ps": r.production_ps * max(1, int(m.get("n") or 1)),
+                    "log10_D": r.log10_D,
+                    "diffusive": r.diffusive,
+                }
+            )
+    return pd.DataFrame(rows, columns=METRIC_TABLE_COLUMNS)
 
 
 def _reference_temperature(results: pd.DataFrame, requested: float | None) -> float | None:

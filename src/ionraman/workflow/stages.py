@@ -61,6 +61,9 @@ __all__ = [
     "run_seed_stage",
 ]
 
+METRICS_VERSION = 2
+"""Version of what the ``lowfreq`` and ``point`` stages compute from a spectrum (2: the metric
+panel and time-block bootstrap errors); part of their inputs, so older records are recomputed."""
 SEED_STAGES = ("structure", "md", "alpha", "spectrum", "lowfreq", "transport")
 POINT_STAGES = ("point",)
 CANDIDATE_STAGES = ("arrhenius",)
@@ -384,32 +387,26 @@ def _metric_settings(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def spectrum_metrics(spectrum: Any, settings: dict[str, Any]) -> dict[str, Any]:
-    """Low-frequency metrics of one spectrum (a dict of JSON-ready values)."""
-    from ionraman.screening import (
-        band_ratio_from_spectrum,
-        fit_central_peak_from_spectrum,
-        lowfreq_fraction_from_spectrum,
-    )
+    """Low-frequency metrics of one spectrum (a dict of JSON-ready values): the configured
+    fraction and band ratio, the panel of definitions compared with them
+    (:mod:`ionraman.screening.panel`) and the central-peak fit."""
+    from ionraman.screening import fit_central_peak_from_spectrum
+    from ionraman.screening.panel import evaluate_panel, metric_panel
 
-    out: dict[str, Any] = {}
-    m = lowfreq_fraction_from_spectrum(
+    panel = evaluate_panel(
         spectrum,
-        settings["channel"],
-        settings["variant"],
-        window_cm1=tuple(settings["window_cm1"]),
-        reference_max_cm1=settings["reference_max_cm1"],
-    )
-    out["lowfreq_fraction"] = m.to_dict()
-    band = settings.get("band")
-    if band is not None:
-        b = band_ratio_from_spectrum(
-            spectrum,
-            band if isinstance(band, str) else tuple(band),
+        metric_panel(
             settings["channel"],
             settings["variant"],
-            window_cm1=tuple(settings["window_cm1"]),
-        )
-        out["band_ratio"] = b.to_dict()
+            settings["window_cm1"],
+            settings["reference_max_cm1"],
+            settings.get("band"),
+        ),
+    )
+    out: dict[str, Any] = {"lowfreq_fraction": panel["fraction"]}
+    if "band_ratio" in panel:
+        out["band_ratio"] = panel["band_ratio"]
+    out["panel"] = panel
     if settings.get("central_peak"):
         try:
             fit = fit_central_peak_from_spectrum(
@@ -424,7 +421,11 @@ def spectrum_metrics(spectrum: Any, settings: dict[str, Any]) -> dict[str, Any]:
 def _lowfreq(spec: dict[str, Any], upstream: Sequence[dict]):
     (spec_res,) = upstream
     settings = _metric_settings(spec)
-    inputs = {"spectrum": (spec_res or {}).get("digest"), "settings": settings}
+    inputs = {
+        "spectrum": (spec_res or {}).get("digest"),
+        "settings": settings,
+        "metrics_version": METRICS_VERSION,
+    }
 
     def body(ctx: StageContext) -> dict[str, Any]:
         if spec_res["status"] == "skipped":
@@ -446,6 +447,10 @@ def _flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
         if m:
             out[name] = m["value"]
             out[f"{name}_stderr"] = m.get("stderr")
+    out["panel"] = {
+        name: {"value": m.get("value"), "stderr": m.get("stderr"), "description": m["description"]}
+        for name, m in metrics.get("panel", {}).items()
+    }
     cp = metrics.get("central_peak")
     if cp:
         ok = bool(cp.get("success"))
@@ -534,10 +539,13 @@ _SEED_BODIES = {
 # per (candidate, temperature): combine the seeds
 # ----------------------------------------------------------------------------------------------
 def _mean_err(values: Sequence[float | None], errs: Sequence[float | None]) -> dict[str, Any]:
-    """Mean over seeds, sample std over seeds, and the standard error of the mean.
+    """Mean over seeds, sample std over seeds, the within-run error and the error of the mean.
 
-    With one value the error is that value's own uncertainty (``errs``); with several it is
-    sqrt(s²/n + mean(σ_i²)/n): the scatter between seeds plus the within-run uncertainty.
+    ``run_err`` is the RMS of the seeds' own (time-block) errors σ_i. With one value the error
+    of the mean is σ_1; with n ≥ 2 it is sqrt(max(s², run_err²)/n): the per-run variance is
+    estimated both from the seed scatter s² and from the runs themselves, and the larger is used
+    (with few seeds s² alone is often small by chance; where the within-run errors are honest the
+    two agree, see ``seed_scatter_over_err`` of the metric comparison).
     """
     pairs = [
         (float(v), None if e is None else float(e))
@@ -545,19 +553,20 @@ def _mean_err(values: Sequence[float | None], errs: Sequence[float | None]) -> d
         if v is not None and math.isfinite(float(v))
     ]
     if not pairs:
-        return {"mean": None, "std_seeds": None, "err": None, "n": 0}
+        return {"mean": None, "std_seeds": None, "err": None, "run_err": None, "n": 0}
     x = np.array([p[0] for p in pairs])
     e = np.array([np.nan if p[1] is None else p[1] for p in pairs])
     n = len(x)
-    within = float(np.nanmean(e**2)) if np.isfinite(e).any() else 0.0
+    run_var = float(np.nanmean(e**2)) if np.isfinite(e).any() else None
+    run_err = None if run_var is None else math.sqrt(run_var)
     if n == 1:
-        err = float(e[0]) if np.isfinite(e[0]) else None
-        return {"mean": float(x[0]), "std_seeds": None, "err": err, "n": 1}
+        return {"mean": float(x[0]), "std_seeds": None, "err": run_err, "run_err": run_err, "n": 1}
     s2 = float(np.var(x, ddof=1))
     return {
         "mean": float(x.mean()),
         "std_seeds": math.sqrt(s2),
-        "err": math.sqrt((s2 + within) / n),
+        "err": math.sqrt(max(s2, run_var or 0.0) / n),
+        "run_err": run_err,
         "n": n,
     }
 
@@ -597,6 +606,7 @@ def run_point(
         "settings": _metric_settings(spec),
         "spectrum_options": _spectrum_options(spec),
         "alpha_flags": 1,
+        "metrics_version": METRICS_VERSION,
     }
     ctx = StageContext(run_dir, tid, "point", pdir, inputs, log_path, spec.get("run_id", ""))
     if not ok_t and not ok_l:
@@ -693,6 +703,7 @@ def run_point(
                 point[f"{name}_std_seeds"] = agg["std_seeds"]
                 point[f"{name}_pooled"] = (pooled.get(name) or {}).get("value")
                 point[f"{name}_n_seeds"] = agg["n"]
+            point["panel"] = _combine_panel(per_seed)
             taus = [m.get("central_peak_tau_ps") for m in per_seed]
             agg = _mean_err(taus, [m.get("central_peak_tau_err_ps") for m in per_seed])
             point["central_peak_tau_ps"] = agg["mean"]
@@ -701,6 +712,25 @@ def run_point(
         return ctx.finish([*outputs, "point.json"], {"spectrum_status": point["spectrum_status"]})
 
     return execute(ctx, [], body)
+
+
+def _combine_panel(per_seed: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every panel metric (and the central-peak amplitude) combined over the seeds
+    (:func:`_mean_err`)."""
+    names: dict[str, str] = {}
+    for m in per_seed:
+        for name, v in (m.get("panel") or {}).items():
+            names.setdefault(name, v.get("description", ""))
+    out = {}
+    for name, desc in names.items():
+        vals = [(m.get("panel") or {}).get(name, {}) for m in per_seed]
+        agg = _mean_err([v.get("value") for v in vals], [v.get("stderr") for v in vals])
+        out[name] = {**agg, "description": desc}
+    amps = [m.get("central_peak_A") for m in per_seed]
+    if any(a is not None for a in amps):
+        agg = _mean_err(amps, [None] * len(amps))
+        out["central_peak_A"] = {**agg, "description": "Debye amplitude of the central-peak fit"}
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
