@@ -209,8 +209,11 @@ def training_frames(force_field: str, test_hop: list[Atoms]) -> list[Atoms]:
       vacancy it left (other than the hopper) moves into it (NEB, 3 interior images);
     * Na-only rattles (Gaussian, σ = 0.3 Å; other atoms at the built-in positions) of
       c-Na3SbS4:W0.5 (4), t-Na3SbS4 (3) and c-Na3SbS4 (3);
-    * rigid Na-sublattice shifts of 0.3 Å: c-Na3SbS4 along a, c-Na3SbS4:W0.5 along [110].
-    Ordered round-robin over these groups.
+    * rigid Na-sublattice shifts of 0.3 Å: c-Na3SbS4 along a, c-Na3SbS4:W0.5 along [110], and
+      t-Na3SbS4 along the diagonals [101], [011], [110] (the test shifts t-Na3SbS4 along a and
+      c only, so these teach the response of the tetragonal Na sublattice without the test
+      directions).
+    Ordered round-robin over these groups (the t-Na3SbS4 shifts, added later, come last).
     """
     from ionraman import get_structure
 
@@ -270,7 +273,22 @@ def training_frames(force_field: str, test_hop: list[Atoms]) -> list[Atoms]:
         )
     groups.append(shifts)
     depth = max(len(g) for g in groups)
-    return [g[j] for j in range(depth) for g in groups if j < len(g)]
+    frames = [g[j] for j in range(depth) for g in groups if j < len(g)]
+    for direction in ((1.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0)):
+        atoms = get_structure("t-Na3SbS4")
+        mask = np.array(atoms.get_chemical_symbols()) == "Na"
+        atoms.positions[mask] += 0.3 * np.asarray(direction) / np.linalg.norm(direction)
+        frames.append(
+            _frame(
+                atoms,
+                f"train/na-shift/t-Na3SbS4/{''.join(map(str, map(int, direction)))}",
+                family="na-shift",
+                phase="t-Na3SbS4",
+                path_index=0,
+                amplitude_A=0.3,
+            )
+        )
+    return frames
 
 
 def cmd_train_frames(args: argparse.Namespace) -> None:

@@ -1,19 +1,32 @@
-"""Who holds a lock: process id, host and batch job, and whether that holder is gone.
+"""Process bookkeeping: who holds a lock, and stopping cleanly on a signal.
 
 Lock files of trajectory stores and DFT label folders record a :class:`LockHolder`, so a process
 refused a lock can name the holder (``pid 4242 on node017, Slurm job 81234``) and recognise a
 stale lock: its holder's process is dead on this host, or its Slurm job has ended.
+
+A signal received while :func:`stop_on_signals` is active raises
+:class:`~ionraman.errors.Interrupted` (exit code 128 + its number) in the main thread, so the
+``finally`` blocks on the way out (closing Dask clusters, killing DFT codes, releasing locks) run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
+import signal
 import subprocess
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 
-__all__ = ["LockHolder", "pid_alive"]
+from ionraman.errors import Interrupted
+
+__all__ = ["HANDLED_SIGNALS", "LockHolder", "pid_alive", "stop_on_signals"]
+
+HANDLED_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def pid_alive(pid: int) -> bool:
@@ -85,3 +98,30 @@ class LockHolder:
         if self.job:
             return _slurm_job_active(self.job) is False
         return self.host == platform.node() and not pid_alive(self.pid)
+
+
+@contextlib.contextmanager
+def stop_on_signals(signals: tuple[signal.Signals, ...] = HANDLED_SIGNALS) -> Iterator[None]:
+    """Raise :class:`Interrupted` on the first of ``signals``; ignore the rest until exit.
+
+    The previous handlers are restored on exit. Outside the main thread (where Python cannot set
+    handlers) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise Interrupted(signum)
+
+    previous = {s: signal.getsignal(s) for s in signals}
+    for s in signals:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)

@@ -36,6 +36,7 @@ def test_run_completes_with_tables_and_a_failed_task_reported(e2e):
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout
     assert "ranking by lowfreq_fraction at 1000 K" in out
+    assert "combined standard errors" in out and "sigma needs" in out  # the run-length rule
     assert "broken/1000K/seed0 md: SimulationError" in out
     assert "task.log" in out and f"report: {run_dir}" in out
     log = (run_dir / "tasks" / "broken" / "1000K" / "seed0" / "task.log").read_text()
@@ -106,6 +107,10 @@ def test_run_completes_with_tables_and_a_failed_task_reported(e2e):
     assert (cand["ranked_by"] == "lowfreq_fraction").all()
     values = cand["rank_value"].iloc[:2].to_numpy()
     assert values[0] >= values[1]
+    sep = json.loads((run_dir / "results" / "ranking.json").read_text())["separation"]
+    errs = cand["rank_value_err"].iloc[:2].to_numpy()
+    assert sep["n_sigma"] == pytest.approx((values[0] - values[1]) / np.hypot(*errs))
+    assert sep["production_ps"] == pytest.approx(0.6 * 2)
 
     corr = json.loads((run_dir / "results" / "correlation.json").read_text())
     # points with a non-diffusive MSD have no log10 D and stay out of the correlation

@@ -164,6 +164,19 @@ class RunResult:
                 f"{rank:>4}  {r['candidate']:<22} {val:>18}  {d:>18}  {ea:>13}  "
                 f"{'-' if pd.isna(r['mechanism']) else r['mechanism'] or '-'}{cls}"
             )
+        sep = self.ranking.get("separation")
+        if sep and math.isfinite(sep["n_sigma"]):
+            need = sep["production_ps_to_resolve"]
+            rule = (
+                f"; {sep['resolve_sigmas']:g} sigma needs {need:.3g} ps per point "
+                f"(this run: {sep['production_ps']:.3g} ps)"
+                if math.isfinite(need)
+                else ""
+            )
+            lines.append(
+                f"separation: {sep['top']} - {sep['bottom']} = {sep['difference']:.3g} "
+                f"({sep['n_sigma']:.1f} combined standard errors){rule}"
+            )
         return "\n".join(lines)
 
     def activation_warnings(self) -> list[str]:
@@ -674,6 +687,7 @@ def _results_stage(
             temperature_k=cfg.ranking.temperature_K,
             calibration=calib,
             calibration_metric=cfg.calibration.metric,
+            resolve_sigmas=cfg.analysis.resolve_sigmas,
         )
         out_dir = ctx.dir
         files = []

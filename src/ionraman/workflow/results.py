@@ -311,6 +311,7 @@ def rank_candidates(
     temperature_k: float | None = None,
     calibration: Any = None,
     calibration_metric: str | None = None,
+    resolve_sigmas: float = 3.0,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Candidate-level table with the ranking.
 
@@ -321,8 +322,14 @@ def rank_candidates(
     Returns
     -------
     (DataFrame, dict)
-        The table (sorted by rank) and ``{"ranked_by", "temperature_K", "note"}``.
+        The table (sorted by rank) and ``{"ranked_by", "temperature_K", "note", "separation"}``;
+        ``separation`` (None with fewer than two ranked candidates with errors): the first minus
+        the last ranked value, that difference in combined standard errors (``n_sigma``), and
+        the production per point (all seeds, ps) it needs for ``resolve_sigmas`` standard
+        errors (``production_ps_to_resolve``; the run-length rule).
     """
+    from ionraman.screening.comparison import production_needed_ps
+
     t_ref = _reference_temperature(results, temperature_k)
     rows = []
     for c in candidates:
@@ -410,7 +417,31 @@ def rank_candidates(
     table = table.sort_values(["rank", "candidate"], na_position="last").reset_index(drop=True)
     first = ["rank", "candidate", "ranked_by", "rank_value", "rank_value_err"]
     table = table[first + [c for c in table.columns if c not in first]]
-    return table, {"ranked_by": ranked_by, "temperature_K": t_ref, "note": note}
+    separation = None
+    ranked = table[table["rank"].notna() & table["rank_value_err"].notna()]
+    if len(ranked) >= 2:
+        top, bottom = ranked.iloc[0], ranked.iloc[-1]
+        diff = abs(float(top["rank_value"]) - float(bottom["rank_value"]))
+        se = math.hypot(float(top["rank_value_err"]), float(bottom["rank_value_err"]))
+        at = results[np.isclose(results["temperature_K"], t_ref)] if t_ref is not None else results
+        ps = float((at["production_ps"] * at["n_seeds_ok"].clip(lower=1)).mean())
+        separation = {
+            "top": top["candidate"],
+            "bottom": bottom["candidate"],
+            "difference": diff,
+            "n_sigma": diff / se if se > 0 else math.nan,
+            "resolve_sigmas": float(resolve_sigmas),
+            "production_ps": ps,
+            "production_ps_to_resolve": production_needed_ps(ps, se, diff / resolve_sigmas)
+            if diff > 0
+            else math.nan,
+        }
+    return table, {
+        "ranked_by": ranked_by,
+        "temperature_K": t_ref,
+        "note": note,
+        "separation": separation,
+    }
 
 
 def load_points(paths: Sequence[Path]) -> list[dict[str, Any]]:

@@ -14,18 +14,13 @@ installed after that import (:func:`import_cluster_backends`).
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
-from collections.abc import Iterator
-from types import FrameType
 
+from ionraman._process import HANDLED_SIGNALS, stop_on_signals
 from ionraman.errors import Interrupted
 
 __all__ = ["HANDLED_SIGNALS", "Interrupted", "import_cluster_backends", "stop_on_signals"]
-
-HANDLED_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
 
 def import_cluster_backends(kind: str) -> None:
     """Prepare the cluster library of ``kind`` for :func:`stop_on_signals`.
@@ -48,30 +43,3 @@ def import_cluster_backends(kind: str) -> None:
         resource_tracker.ensure_running()
     finally:
         signal.signal(signal.SIGHUP, previous)
-
-
-@contextlib.contextmanager
-def stop_on_signals(signals: tuple[signal.Signals, ...] = HANDLED_SIGNALS) -> Iterator[None]:
-    """Raise :class:`Interrupted` on the first of ``signals``; ignore the rest until exit.
-
-    The previous handlers are restored on exit. Outside the main thread (where Python cannot set
-    handlers) this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        if len(received) == 1:
-            raise Interrupted(signum)
-
-    previous = {s: signal.getsignal(s) for s in signals}
-    for s in signals:
-        signal.signal(s, handler)
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)

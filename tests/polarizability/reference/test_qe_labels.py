@@ -369,15 +369,18 @@ def test_sigterm_kills_the_running_code_and_releases_the_lock(
     import threading
     import time
 
+    from ionraman._process import stop_on_signals
+    from ionraman.errors import Interrupted
+
     pidfile = tmp_path / "pw.pid"
     sleeper = tmp_path / "bin" / "pw.x"
     sleeper.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 60\n")
     timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGTERM))
     atoms = _frames()[0]
-    with labels._sigterm_as_exit(), pytest.raises(SystemExit) as exc:
+    with stop_on_signals(), pytest.raises(Interrupted) as exc:
         timer.start()
         labels.label_structure(atoms, tmp_path / "w", SERIAL)
-    assert exc.value.code == 143
+    assert exc.value.exit_code == 143  # what `ionraman reference label` exits with
     pid = int(pidfile.read_text())
     time.sleep(0.2)
     with pytest.raises(ProcessLookupError):

@@ -42,7 +42,6 @@ import hashlib
 import json
 import os
 import platform
-import signal
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -55,7 +54,7 @@ from ase import Atoms
 from ase.io import read, write
 
 from ionraman._io import atomic_path, write_json_atomic
-from ionraman._process import LockHolder
+from ionraman._process import LockHolder, stop_on_signals
 from ionraman.errors import InputError
 from ionraman.polarizability.reference.qe import TASKS, QEResult, QESettings, attach_result, run_qe
 from ionraman.validate import check_output_dir
@@ -489,24 +488,6 @@ def _settings_from_args(args: argparse.Namespace) -> QESettings:
     )
 
 
-@contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM raises SystemExit(143), so running codes are killed and locks released."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 class _OneLineParser(argparse.ArgumentParser):
     """argparse with usage errors raised as one-line :class:`InputError` (exit code 2)."""
 
@@ -559,7 +540,7 @@ def label_main(argv: list[str] | None = None, task: str = "epsilon") -> int:
     out_dir = check_output_dir(args.out, "--out")
     workdir = args.workdir if args.workdir is not None else out_dir / "work"
     check_output_dir(workdir, "--workdir")
-    with _sigterm_as_exit():
+    with stop_on_signals():
         report = label_structures(
             args.snapshots, out_dir / OUTPUT_NAME, workdir, settings, indices=args.indices,
             retry_failed=args.retry_failed, pseudo_cache=args.pseudo_cache,
