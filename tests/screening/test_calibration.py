@@ -90,3 +90,23 @@ def test_one_class_only_is_skipped_with_the_reason(tmp_path):
     assert res.flag(0.3) == (None, None)
     res = calibrate(_table(), meas, metric="absent")
     assert res.status == "skipped: no absent values"
+
+
+def test_builtin_measurements_are_sourced_and_readable():
+    from ionraman.screening.calibration import BUILTIN_MEASUREMENTS
+    from ionraman.workflow.config import load_config
+
+    table = read_measurements(BUILTIN_MEASUREMENTS)
+    raw = pd.read_csv(BUILTIN_MEASUREMENTS, comment="#")
+    assert raw["doi"].str.match(r"^10\.\d{4,}/").all() and raw["note"].str.len().gt(20).all()
+    assert set(table["composition"]) == {"t-Na3SbS4", "Na2.88Sb0.88W0.12S4", "c-Na3PS4"}
+    assert (table["quantity"] == "sigma").all() and table["value_std_units"].between(1e-5, 1).all()
+    cfg = load_config(
+        {
+            "candidates": [{"structure": "t-Na3SbS4"}],
+            "temperatures_K": [600],
+            "calibration": {"data": "builtin"},
+        },
+        base_dir=".",
+    )
+    assert cfg.calibration_path() == BUILTIN_MEASUREMENTS

@@ -37,6 +37,7 @@ from scipy.optimize import minimize
 from ionraman.errors import InputError
 
 __all__ = [
+    "BUILTIN_MEASUREMENTS",
     "UNITS",
     "CalibrationResult",
     "calibrate",
@@ -62,6 +63,12 @@ UNITS: dict[str, tuple[str, float]] = {
 """Accepted units (case-insensitive) → (quantity, factor to S/cm or cm²/s)."""
 
 _T_COLUMNS = ("T", "T_K", "temperature_K", "temperature")
+
+BUILTIN_MEASUREMENTS = Path(__file__).resolve().parents[1] / "data" / "measurements" / (
+    "na_conductors.csv"
+)
+"""The shipped table of measured Na⁺ conductivities with their DOIs (``data = "builtin"``): room
+temperature t-Na3SbS4, Na2.88Sb0.88W0.12S4 and cubic Na3PS4, each checked against its paper."""
 
 
 def read_measurements(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -411,8 +411,10 @@ class CalibrationConfig(_Strict):
     """Calibration against measured transport (optional).
 
     ``data``: CSV with columns ``composition``, ``T`` (K), ``value``, ``unit`` (``S/cm``,
-    ``mS/cm``, ``S/m`` for conductivities; ``cm2/s``, ``m2/s`` for diffusivities). Rows are
-    matched to candidates by their ``composition`` (default: the candidate name).
+    ``mS/cm``, ``S/m`` for conductivities; ``cm2/s``, ``m2/s`` for diffusivities), or
+    ``"builtin"``: the shipped table of measured conductivities with DOIs
+    (:data:`ionraman.screening.calibration.BUILTIN_MEASUREMENTS`). Rows are matched to
+    candidates by their ``composition`` (default: the candidate name).
     A measurement counts as *fast* when it reaches ``fast_sigma_S_cm`` (conductivities) or
     ``fast_D_cm2_s`` (diffusivities). A logistic fit of fast/slow on the metric gives the
     threshold (probability 1/2) and ROC AUC; candidates above the threshold are flagged fast.
@@ -628,6 +630,17 @@ class WorkflowConfig(_Strict):
         """A path from the config, relative to the config file's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def calibration_path(self) -> Path | None:
+        """The calibration CSV (``calibration.data``; ``"builtin"``: the shipped table), or None."""
+        data = self.calibration.data
+        if data is None:
+            return None
+        if data == "builtin":
+            from ionraman.screening.calibration import BUILTIN_MEASUREMENTS
+
+            return BUILTIN_MEASUREMENTS
+        return self.resolve(data)
 
     def temperatures_for(self, cand: CandidateConfig) -> list[float]:
         return cand.temperatures_K or list(self.temperatures_K)
@@ -1005,7 +1018,7 @@ def _check_measured(cfg: WorkflowConfig) -> None:
             raise InputError(f"report.measured_spectra[{k}].path: file {str(p)!r} not found")
         _read_measured_now(m, p, f"report.measured_spectra[{k}]")
     if cfg.calibration.data is not None:
-        p = cfg.resolve(cfg.calibration.data)
+        p = cfg.calibration_path()
         if not p.is_file():
             raise InputError(f"calibration.data: file {str(p)!r} not found")
         from ionraman.screening.calibration import read_measurements

@@ -597,7 +597,7 @@ def _results_stage(
     from ionraman import __version__
     from ionraman.workflow import results as R
 
-    calib_path = cfg.resolve(cfg.calibration.data) if cfg.calibration.data else None
+    calib_path = cfg.calibration_path()
     inputs = {
         "points": sorted(r["digest"] for r in point_results if r.get("digest")),
         "arrhenius": sorted(r["digest"] for r in arr_results.values() if r.get("digest")),
