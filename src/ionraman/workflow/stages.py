@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ionraman._io import atomic_path, write_json_atomic
+from ionraman.spectra.raman import DEFAULT_MAX_BLOCKS
 from ionraman.workflow.records import (
     TASK_LOG,
     StageContext,
@@ -321,6 +322,7 @@ def _spectrum_options(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "resolution_cm1": a.get("resolution_cm1"),
         "quantum_correction": a["quantum_correction"],
+        "max_blocks": DEFAULT_MAX_BLOCKS,  # time blocks for the metrics' bootstrap errors
     }
 
 
@@ -335,6 +337,7 @@ def _compute_spectrum(alpha_runs: list[np.ndarray], dt_fs: float, temperature_k:
         temperature_k=temperature_k,
         resolution_cm1=opts["resolution_cm1"],
         quantum_correction=opts["quantum_correction"],
+        max_blocks=opts["max_blocks"],
     )
 
 
