@@ -22,7 +22,10 @@ the comparison is like for like (same frames, same processing). Run::
     .venv/bin/python scripts/alpha_spectrum_validation.py \\
         --model src/ionraman/data/models/bond-na-sb-s.json --out out/alpha_spectrum
 
-Writes ``OUT/spectrum_validation.json`` and ``.md`` and one PNG per phase.
+Writes ``OUT/spectrum_validation.json`` and ``.md`` and one PNG per phase. With ``--record`` each
+model's measured ratios are also written next to the model file (``<stem>.validation.json``,
+:mod:`ionraman.polarizability.systematic`), from where ``ionraman run`` reports the metric's
+systematic error (``lowfreq_fraction_sys_rel`` in the results table).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ionraman.polarizability import load_model, predict_alpha
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY
 from ionraman.polarizability.labelled import load_labelled
 from ionraman.polarizability.scores import reference_alpha
+from ionraman.polarizability.systematic import ModelValidation, write_validation
 from ionraman.screening.lowfreq import lowfreq_fraction_from_spectrum
 from ionraman.spectra.compare import overlap_integral
 from ionraman.spectra.raman import compute_raman_spectrum
@@ -177,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="model file (.json bond, .pt Cartesian); repeat for several")
     p.add_argument("--min-frames", type=int, default=8)
     p.add_argument("--out", type=Path, default=Path("out/alpha_spectrum"))
+    p.add_argument("--record", action="store_true",
+                   help="write each model's ratios next to the model file (<stem>.validation.json)")
     args = p.parse_args(argv)
 
     models = {m.stem: load_model(m) for m in args.model}
@@ -201,6 +207,25 @@ def main(argv: list[str] | None = None) -> int:
     text = table(rows)
     (args.out / "spectrum_validation.md").write_text(text)
     print(text)
+    if args.record:
+        for m in args.model:
+            record = ModelValidation(
+                model_sha256=provenance[m.stem]["sha256"],
+                lowfreq_fraction_ratio={
+                    r["phase"]: r["models"][m.stem]["lowfreq_fraction"]
+                    / r["dft"]["lowfreq_fraction"]
+                    for r in rows
+                },
+                intensity_ratio={r["phase"]: r["models"][m.stem]["intensity_ratio"] for r in rows},
+                series={
+                    r["phase"]: f"{r['n_frames']} frames {r['interval_fs']:g} fs apart at "
+                    f"{r['temperature_K']:g} K, resolution {r['resolution_cm1']:.3g} cm-1"
+                    for r in rows
+                },
+                command="python scripts/alpha_spectrum_validation.py --record "
+                + " ".join(f"--model {x}" for x in args.model),
+            )
+            print(f"recorded -> {write_validation(m, record)}")
     return 0
 
 

@@ -61,6 +61,9 @@ def test_run_completes_with_tables_and_a_failed_task_reported(e2e):
     assert np.isfinite(res["lowfreq_fraction_std_seeds"]).all()
     assert (res["spectrum_status"] == "done").all()
     assert res["polarizability_model"].eq("bond_test_fixture.json").all()
+    # no DFT validation on record for the fixture model: no systematic error, and it says so
+    assert res["lowfreq_fraction_sys_rel"].isna().all()
+    assert res["lowfreq_fraction_sys_basis"].str.startswith("no validation").all()
     assert res["force_field_sha256"].str.len().eq(64).all()
     # Arrhenius only over temperatures where the MSD is diffusive in the fit window; a plateau
     # keeps its kinisi D in the table but gets no log10 D and a note in the summary

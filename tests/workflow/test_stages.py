@@ -172,3 +172,21 @@ def test_progress_counts_follow_the_journal(tmp_path):
         p.poll()
     assert p.counts == {"done": 1, "running": 0, "failed": 1, "reused": 1, "blocked": 0}
     assert [f["task"] for f in p.failures] == ["b"]
+
+
+def test_seed_mean_error_uses_the_larger_of_seed_scatter_and_run_errors() -> None:
+    from ionraman.workflow.stages import _mean_err
+
+    # seeds agree better than their own errors say (chance, with few seeds): the run errors count
+    agg = _mean_err([1.0, 1.01], [0.1, 0.1])
+    assert agg["std_seeds"] == pytest.approx(0.01 / 2**0.5)
+    assert agg["run_err"] == pytest.approx(0.1)
+    assert agg["err"] == pytest.approx(0.1 / 2**0.5)
+    # seeds scatter more than the run errors: the scatter counts
+    agg = _mean_err([1.0, 2.0, 3.0], [0.1, 0.1, None])
+    assert agg["err"] == pytest.approx(1.0 / 3**0.5) and agg["n"] == 3
+    # one seed: its own error; none: nothing
+    assert _mean_err([1.0], [0.2])["err"] == 0.2
+    assert _mean_err([None], [None]) == {
+        "mean": None, "std_seeds": None, "err": None, "run_err": None, "n": 0
+    }

@@ -149,6 +149,9 @@ _RESULT_COLUMNS = [
     "alpha2_max",
     "lowfreq_fraction",
     "lowfreq_fraction_err",
+    "lowfreq_fraction_sys_rel",
+    "lowfreq_fraction_sys_basis",
+    "lowfreq_fraction_ps_needed",
     "band_ratio",
     "band_ratio_err",
     "central_peak_tau_ps",
@@ -392,8 +395,13 @@ def build_report(
     # full table ---------------------------------------------------------------------------
     parts.append('<h2 id="results">Results per candidate and temperature</h2>')
     parts.append(
-        "<p>Errors: D*, σ — kinisi posterior combined with the scatter over seeds; metrics — "
-        "standard error over seeds (spectral error for one seed); alpha_flagged_fraction — "
+        "<p>Errors: D*, σ — kinisi posterior combined with the scatter over seeds (the larger "
+        "of the two); metrics — standard error over seeds, for one seed a bootstrap over time "
+        "blocks of its spectrum (statistical); lowfreq_fraction_sys_rel — the α model's "
+        "systematic error in the fraction, model / DFT − 1 measured on DFT-labelled MD frames "
+        "(lowfreq_fraction_sys_basis says on which phase); lowfreq_fraction_ps_needed — "
+        "production (all seeds) for the relative error analysis.target_relative_error "
+        "(default 10 %); alpha_flagged_fraction — "
         "fraction of α frames outside the learned α model's training data (ensemble spread or "
         "training-domain check; empty for a bond model); alpha_outside_most_species — the "
         "element whose atoms lie outside that training domain most often, and that fraction "

@@ -195,6 +195,26 @@ class RunResult:
                 )
         return out
 
+    def systematic_notes(self) -> list[str]:
+        """One line with the α model's systematic error in the fraction per candidate (model /
+        DFT − 1 from the model's validation record), beside the statistical errors above."""
+        if self.results.empty or "lowfreq_fraction_sys_rel" not in self.results:
+            return []
+        rows = self.results.drop_duplicates("candidate")
+        rows = rows[rows["lowfreq_fraction_sys_rel"].notna()]
+        if rows.empty:
+            return []
+        items = [
+            f"{r['candidate']} {100 * r['lowfreq_fraction_sys_rel']:+.0f} %"
+            + ("" if r["lowfreq_fraction_sys_basis"].startswith("validated") else " (phase not "
+               "validated: worst validated phase)")
+            for _, r in rows.iterrows()
+        ]
+        return [
+            "note: systematic error of lowfreq_fraction from the α model (model / DFT - 1 on "
+            "DFT-labelled MD frames, not in the ± above): " + ", ".join(items)
+        ]
+
     def diffusion_notes(self) -> list[str]:
         """One line per candidate with temperatures where the MSD is not diffusive in the fit
         window (a plateau: the ions rattle in their cages; D* is not reported there and those
@@ -241,6 +261,7 @@ class RunResult:
                     f"training data at {where} (those spectra rest on extrapolated α; label such "
                     "structures and refit)" + _most_outside(sub)
                 )
+        parts += self.systematic_notes()
         parts += self.diffusion_notes()
         parts += self.activation_warnings()
         if self.failed:
@@ -511,7 +532,14 @@ def _wait(futures: dict[tuple[str, str], Any], progress: Any) -> None:
 # run-level stages
 # ----------------------------------------------------------------------------------------------
 def _candidate_info(c: PreparedCandidate, specs: list[dict[str, Any]]) -> dict[str, Any]:
+    from ionraman.polarizability.systematic import load_validation
+
     spec = next(s for s in specs if s["candidate"] == c.label)
+    bias, basis = None, "no validation of the α model against DFT on record"
+    if c.polarizability_model:
+        record = load_validation(c.polarizability_model, spec["polarizability_model_sha256"] or "")
+        if record is not None:
+            bias, basis = record.lowfreq_bias(c.config.structure)
     return {
         "candidate": c.label,
         "structure": c.config.structure,
@@ -526,6 +554,8 @@ def _candidate_info(c: PreparedCandidate, specs: list[dict[str, Any]]) -> dict[s
         "polarizability_model_path": c.polarizability_model or "",
         "polarizability_model_sha256": spec["polarizability_model_sha256"] or "",
         "polarizability_note": c.polarizability_note,
+        "lowfreq_fraction_sys_rel": bias,
+        "lowfreq_fraction_sys_basis": basis if c.polarizability_model else "",
         "temperatures_K": c.temperatures_K,
     }
 

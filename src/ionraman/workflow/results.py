@@ -4,8 +4,10 @@ Written to ``<run>/results/`` (parquet and CSV, same content):
 
 * ``results`` — one row per candidate × temperature (the tidy table): D* ± uncertainty, σ,
   D_σ, Haven ratio, E_a (repeated per candidate), mechanism descriptors, the low-frequency
-  metrics ± uncertainty over seeds, the spectrum status, and the model provenance (force field
-  and polarizability model with their SHA-256);
+  metrics ± uncertainty over seeds and the α model's systematic error in the fraction
+  (``lowfreq_fraction_sys_rel``, model/DFT − 1 from its validation record, and its basis),
+  the spectrum status, and the model provenance (force field and polarizability model with
+  their SHA-256);
 * ``candidates`` — one row per candidate with the ranking;
 * ``runs`` — one row per candidate × temperature × seed;
 * ``metrics`` — one row per candidate × temperature × metric definition of the panel
@@ -78,6 +80,8 @@ RESULT_COLUMNS = [
     "lowfreq_fraction_err",
     "lowfreq_fraction_std_seeds",
     "lowfreq_fraction_pooled",
+    "lowfreq_fraction_sys_rel",
+    "lowfreq_fraction_sys_basis",
     "band_ratio",
     "band_ratio_err",
     "band_ratio_pooled",
@@ -202,6 +206,10 @@ def build_tables(
             "lowfreq_fraction_err": _f(p.get("lowfreq_fraction_err")),
             "lowfreq_fraction_std_seeds": _f(p.get("lowfreq_fraction_std_seeds")),
             "lowfreq_fraction_pooled": _f(p.get("lowfreq_fraction_pooled")),
+            # the α model's systematic error in the metric, measured against DFT
+            # (ionraman.polarizability.systematic): model / DFT − 1
+            "lowfreq_fraction_sys_rel": _f(c.get("lowfreq_fraction_sys_rel")),
+            "lowfreq_fraction_sys_basis": c.get("lowfreq_fraction_sys_basis") or "",
             "band_ratio": _f(p.get("band_ratio")),
             "band_ratio_err": _f(p.get("band_ratio_err")),
             "band_ratio_pooled": _f(p.get("band_ratio_pooled")),
