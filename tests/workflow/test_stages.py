@@ -190,3 +190,28 @@ def test_seed_mean_error_uses_the_larger_of_seed_scatter_and_run_errors() -> Non
     assert _mean_err([None], [None]) == {
         "mean": None, "std_seeds": None, "err": None, "run_err": None, "n": 0
     }
+
+
+def test_configured_metric_failure_is_an_error_but_a_panel_variant_is_not() -> None:
+    from ionraman.errors import InputError
+    from ionraman.spectra import compute_raman_spectrum
+    from ionraman.workflow.stages import spectrum_metrics
+
+    alpha = np.random.default_rng(0).normal(size=(1000, 3, 3))
+    spec = compute_raman_spectrum(alpha, 10.0, resolution_cm1=10.0, temperature_k=500.0)
+    settings = {
+        "channel": "total",
+        "variant": "reduced",
+        "window_cm1": [0, 50],
+        "reference_max_cm1": 5000.0,  # beyond the 1668 cm^-1 Nyquist limit
+        "band": None,
+        "central_peak": False,
+        "central_peak_window_cm1": [0, 150],
+    }
+    with pytest.raises(InputError, match="outside the spectrum range"):
+        spectrum_metrics(spec, settings)
+    settings["reference_max_cm1"] = 800.0
+    settings["window_cm1"] = [0, 500]  # the panel's double window (0-1000) exceeds 800 cm^-1
+    out = spectrum_metrics(spec, settings)
+    assert out["lowfreq_fraction"]["value"] > 0
+    assert out["panel"]["fraction_wide"]["window_cm1"] == [0.0, 800.0]  # clipped to the reference

@@ -406,6 +406,11 @@ def spectrum_metrics(spectrum: Any, settings: dict[str, Any]) -> dict[str, Any]:
             settings.get("band"),
         ),
     )
+    for name in ("fraction", "band_ratio"):  # the configured metrics: their failure is an error
+        if panel.get(name, {}).get("error"):
+            from ionraman.errors import InputError
+
+            raise InputError(panel[name]["error"])
     out: dict[str, Any] = {"lowfreq_fraction": panel["fraction"]}
     if "band_ratio" in panel:
         out["band_ratio"] = panel["band_ratio"]
