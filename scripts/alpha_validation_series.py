@@ -20,7 +20,10 @@ Run (minutes), then label in the background (resumable, records committed)::
     python scripts/alpha_validation_series.py
     nohup ionraman reference label src/ionraman/data/reference/series_v2/snapshots.extxyz \\
         --out src/ionraman/data/reference/series_v2 --workdir out/dft/series_v2_work \\
-        --kspacing 0.5 > out/dft/series_v2.log 2>&1 &
+        --kspacing 0.5 --ecutwfc 44 --tr2-ph 1e-12 --ranks 2 --npool 2 \\
+        > out/dft/series_v2.log 2>&1 &
+
+(the settings of every other α label here: SPMS ONCV, 44 Ry, shifted k-mesh at 0.5 Å⁻¹).
 """
 
 from __future__ import annotations
