@@ -99,7 +99,13 @@ def test_builtin_measurements_are_sourced_and_readable():
     table = read_measurements(BUILTIN_MEASUREMENTS)
     raw = pd.read_csv(BUILTIN_MEASUREMENTS, comment="#")
     assert raw["doi"].str.match(r"^10\.\d{4,}/").all() and raw["note"].str.len().gt(20).all()
-    assert set(table["composition"]) == {"t-Na3SbS4", "Na2.88Sb0.88W0.12S4", "c-Na3PS4"}
+    assert set(table["composition"]) == {
+        "t-Na3SbS4",
+        "Na2.88Sb0.88W0.12S4",
+        "c-Na3PS4",
+        "c-Na3PSe4",
+        "Na11Sn2PS12",
+    }
     assert (table["quantity"] == "sigma").all() and table["value_std_units"].between(1e-5, 1).all()
     cfg = load_config(
         {

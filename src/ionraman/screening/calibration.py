@@ -68,7 +68,8 @@ BUILTIN_MEASUREMENTS = Path(__file__).resolve().parents[1] / "data" / "measureme
     "na_conductors.csv"
 )
 """The shipped table of measured Na⁺ conductivities with their DOIs (``data = "builtin"``): room
-temperature t-Na3SbS4, Na2.88Sb0.88W0.12S4 and cubic Na3PS4, each checked against its paper."""
+temperature t-Na3SbS4, Na2.88Sb0.88W0.12S4, cubic Na3PS4, cubic Na3PSe4 and Na11Sn2PS12, each
+checked against its paper's abstract."""
 
 
 def read_measurements(path: str | os.PathLike[str]) -> pd.DataFrame:
