@@ -23,7 +23,9 @@ def ff(factory: str) -> str:
     return f"{CALCULATORS}:{factory}"
 
 
-@pytest.mark.parametrize("name", ["na-thioantimonates.toml", "full-protocol.toml"])
+@pytest.mark.parametrize(
+    "name", ["na-thioantimonates.toml", "full-protocol.toml", "metric-study.toml"]
+)
 def test_examples_validate_and_prepare(name):
     cfg = load_config(EXAMPLES / name)
     cands = prepare(cfg)
