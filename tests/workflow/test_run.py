@@ -114,6 +114,12 @@ def test_run_completes_with_tables_and_a_failed_task_reported(e2e):
     errs = cand["rank_value_err"].iloc[:2].to_numpy()
     assert sep["n_sigma"] == pytest.approx((values[0] - values[1]) / np.hypot(*errs))
     assert sep["production_ps"] == pytest.approx(0.6 * 2)
+    # the run-length rule per candidate, at the ranking temperature
+    at = res[res["temperature_K"] == 1000.0].set_index("candidate")
+    for _, row in cand.iloc[:2].iterrows():
+        ref = at.loc[row["candidate"]]
+        assert row["lowfreq_fraction_ps_needed"] == ref["lowfreq_fraction_ps_needed"]
+        assert row["D_ps_needed"] == ref["D_ps_needed"]
 
     corr = json.loads((run_dir / "results" / "correlation.json").read_text())
     # points with a non-diffusive MSD have no log10 D and stay out of the correlation

@@ -355,10 +355,14 @@ def rank_candidates(
             "temperature_K": t_ref,
             "lowfreq_fraction": _f(None if r is None else r["lowfreq_fraction"]),
             "lowfreq_fraction_err": _f(None if r is None else r["lowfreq_fraction_err"]),
+            "lowfreq_fraction_ps_needed": _f(
+                None if r is None else r["lowfreq_fraction_ps_needed"]
+            ),
             "band_ratio": _f(None if r is None else r["band_ratio"]),
             "band_ratio_err": _f(None if r is None else r["band_ratio_err"]),
             "D_cm2_s": _f(None if r is None else r["D_cm2_s"]),
             "D_std_cm2_s": _f(None if r is None else r["D_std_cm2_s"]),
+            "D_ps_needed": _f(None if r is None else r["D_ps_needed"]),
             "diffusive": None if r is None else r["diffusive"],
             "sigma_S_cm": _f(None if r is None else r["sigma_S_cm"]),
             "haven_ratio": _f(None if r is None else r["haven_ratio"]),
