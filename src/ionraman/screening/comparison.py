@@ -9,9 +9,9 @@ definition with
   diffusive (a plateau: D* below what the run resolves) are kept as *slower than every diffusive
   point*, tied among themselves: the contrast between conductors and non-conductors is the signal
   the metric is for, and a rank correlation needs only that order;
-* the separation of the fastest and the slowest point (by D*, non-diffusive points slowest) in
-  combined standard errors, and the production time a point needs to separate them by
-  ``n_sigma`` standard errors (:func:`production_needed_ps`: errors ∝ 1/√time);
+* the separation of the fastest and the slowest point (by D*; the non-diffusive points, tied as
+  slowest, averaged) in combined standard errors, and the production time a point needs to
+  separate them by ``n_sigma`` standard errors (:func:`production_needed_ps`: errors ∝ 1/√time);
 * ``seed_scatter_over_err``: the RMS seed-to-seed standard deviation over the RMS within-run error
   (≈ 1 when the per-run errors are honest; > 1 when they underestimate).
 
@@ -151,11 +151,14 @@ def compare_metrics(
             row["spearman_rho"] = corr.spearman_rho
             lo, hi = corr.spearman_ci if corr.spearman_ci else (math.nan, math.nan)
             row["spearman_ci_low"], row["spearman_ci_high"] = lo, hi
-        if len(g) >= 2:
-            order = np.argsort(key, kind="stable")
-            bot, top = g.iloc[order[0]], g.iloc[order[-1]]
-            diff = float(top["value"] - bot["value"])
-            se = math.hypot(float(top["err"]), float(bot["err"]))
+        if len(g) >= 2 and key.min() < key.max():
+            # fastest point vs the slowest; points tied as slowest (non-diffusive) are averaged
+            top = g.iloc[int(np.argmax(key))]
+            slow = g[key == key.min()]
+            bot_value = float(slow["value"].mean())
+            bot_err = math.sqrt(float((slow["err"] ** 2).sum())) / len(slow)
+            diff = float(top["value"]) - bot_value
+            se = math.hypot(float(top["err"]), bot_err)
             row["top_bottom_difference"] = diff
             row["top_bottom_n_sigma"] = diff / se if se > 0 else math.nan
             ps = float(np.nanmean(g["production_ps"].to_numpy(float)))

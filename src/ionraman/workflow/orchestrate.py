@@ -53,6 +53,7 @@ from ionraman.workflow.config import (
 from ionraman.workflow.records import journal_event, run_local_stage, sha256_json, task_id
 from ionraman.workflow.signals import import_cluster_backends, stop_on_signals
 from ionraman.workflow.stages import (
+    METRICS_VERSION,
     SEED_STAGES,
     run_arrhenius,
     run_point,
@@ -638,6 +639,7 @@ def _results_stage(
         "calibration": cfg.calibration.model_dump(mode="json"),
         "calibration_sha256": file_sha256(calib_path) if calib_path else None,
         "run_length": [cfg.analysis.target_relative_error, cfg.analysis.resolve_sigmas],
+        "metrics_version": METRICS_VERSION,
         "version": __version__,
     }
 

@@ -62,9 +62,10 @@ __all__ = [
     "run_seed_stage",
 ]
 
-METRICS_VERSION = 2
-"""Version of what the ``lowfreq`` and ``point`` stages compute from a spectrum (2: the metric
-panel and time-block bootstrap errors); part of their inputs, so older records are recomputed."""
+METRICS_VERSION = 3
+"""Version of what the ``lowfreq``, ``point`` and ``results`` stages compute from a spectrum (2:
+the metric panel and time-block bootstrap errors; 3: the metric comparison averages the points
+tied as slowest); part of their inputs, so older records are recomputed."""
 SEED_STAGES = ("structure", "md", "alpha", "spectrum", "lowfreq", "transport")
 POINT_STAGES = ("point",)
 CANDIDATE_STAGES = ("arrhenius",)
