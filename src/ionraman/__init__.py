@@ -77,6 +77,9 @@ _EXPORTS: dict[str, str] = {
     "band_ratio_from_spectrum": "ionraman.screening",
     "fit_central_peak": "ionraman.screening",
     "fit_central_peak_from_spectrum": "ionraman.screening",
+    "metric_panel": "ionraman.screening",
+    "evaluate_panel": "ionraman.screening",
+    "compare_metrics": "ionraman.screening",
     # the screening workflow and the default example
     "run": "ionraman.workflow",
     "read_results": "ionraman.workflow",
