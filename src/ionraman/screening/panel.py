@@ -15,8 +15,8 @@ window ``(ω1, ωc)``):
 ``fraction_wide``      window (ω1, 2ωc)
 ``fraction_isotropic`` isotropic channel (tr α: breathing-like, symmetric fluctuations)
 ``fraction_parallel``  parallel (VV) channel of a powder
-``fraction_crossed``   crossed (VH) channel (∝ the anisotropic one: only symmetry-breaking,
-                       traceless fluctuations scatter here)
+``fraction_crossed``   crossed (VH) channel (∝ the anisotropic one: only the traceless,
+                       anisotropic part of δα scatters here)
 ``band_ratio``         low-frequency integral over the internal-standard band (needs a band)
 =====================  ============================================================================
 
