@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +47,8 @@ def main() -> None:
         spectra = [RamanSpectrum.load(p) for p in seeds]
         for d in panel:
             block = [d.evaluate(s) for s in spectra]
-            bins = []
-            for s in spectra:
-                s_nb = RamanSpectrum(**{**s.__dict__, "block_density": {}})
-                bins.append(d.evaluate(s_nb))
+            # the same spectra without their time blocks: the per-bin error propagation
+            bins = [d.evaluate(replace(s, block_density={})) for s in spectra]
             values = np.array([m.value for m in block])
             rms = lambda ms: math.sqrt(np.mean([m.stderr**2 for m in ms]))  # noqa: E731
             rows.append(

@@ -411,7 +411,7 @@ def compute_raman_spectrum(
         " (approximate: overlapping segments are correlated)",
         smoothing=list(smooth) if smooth else None,
         remove_mean=remove_mean,
-        n_blocks=len(next(iter(blocks.values()))) if blocks else 0,
+        n_blocks=n_blocks if blocks else 0,
         segments_per_block=min(n_segments) // min(n_segments[0], max_blocks),
         geometries={n: {"e_i": e_i.tolist(), "e_s": e_s.tolist()} for n, e_i, e_s in geoms},
         **notes,

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ionraman._io import atomic_path, write_json_atomic
+from ionraman.errors import InputError
 from ionraman.spectra.raman import DEFAULT_MAX_BLOCKS
 from ionraman.workflow.records import (
     TASK_LOG,
@@ -409,8 +410,6 @@ def spectrum_metrics(spectrum: Any, settings: dict[str, Any]) -> dict[str, Any]:
     )
     for name in ("fraction", "band_ratio"):  # the configured metrics: their failure is an error
         if panel.get(name, {}).get("error"):
-            from ionraman.errors import InputError
-
             raise InputError(panel[name]["error"])
     out: dict[str, Any] = {"lowfreq_fraction": panel["fraction"]}
     if "band_ratio" in panel:
