@@ -58,7 +58,7 @@ import torch
 
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
 from ionraman.polarizability.labelled import load_labelled
-from ionraman.polarizability.models import CartesianTensorModel
+from ionraman.polarizability.models import CartesianTensorModel, fit_ensemble
 from ionraman.polarizability.models.neighbours import NEIGHBOUR_BACKEND
 from ionraman.polarizability.models.synthetic import reference_bond_model, synthetic_dataset
 from ionraman.polarizability.scores import VOIGT_NAMES, alpha_scores, reference_alpha
@@ -195,7 +195,7 @@ def accuracy(args: argparse.Namespace, report: dict) -> CartesianTensorModel:
     else:
         t0 = time.perf_counter()
         model = CartesianTensorModel(ensemble_size=args.ensemble, val_fraction=args.val_fraction)
-        model.fit(train)
+        fit_ensemble(model, train)
         train_s["cartesian-tensor"] = time.perf_counter() - t0
     mace_meta: dict = {}
     if args.mace_python:
@@ -292,7 +292,7 @@ def run(args: argparse.Namespace) -> dict:
         model = CartesianTensorModel.load(args.model)
     else:
         model = CartesianTensorModel(ensemble_size=args.ensemble, max_epochs=30, patience=30)
-        model.fit(synthetic_dataset(24, seed=0))
+        fit_ensemble(model, synthetic_dataset(24, seed=0))
     report["model_config"] = model.config.to_dict()
 
     pos, cells, numbers = md_like_frames(args.frames)

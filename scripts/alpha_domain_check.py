@@ -35,7 +35,7 @@ import torch
 from ase import Atoms
 from ase.io import read
 
-from ionraman.polarizability.models import CartesianTensorModel, FeatureDomain
+from ionraman.polarizability.models import CartesianTensorModel, FeatureDomain, fit_ensemble
 from ionraman.polarizability.models.domain import nearest_distances
 
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     train = read(args.train, index=":")
     model = CartesianTensorModel(solver="ridge", ensemble_size=1, val_fraction=0.0)
-    model.fit(train)
+    fit_ensemble(model, train)
     species = model.species
     feats = [model.normalised_features(a) for a in train]
     q = torch.cat([f[0] for f in feats])

@@ -35,7 +35,7 @@ import numpy as np
 from ionraman._io import write_json_atomic
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
 from ionraman.polarizability.labelled import load_labelled
-from ionraman.polarizability.models import CartesianTensorModel
+from ionraman.polarizability.models import CartesianTensorModel, fit_ensemble
 from ionraman.polarizability.models.cartesian import SOLVERS
 from ionraman.polarizability.scores import alpha_scores, reference_alpha
 
@@ -105,7 +105,7 @@ def fit_and_score(subset: list, tests: dict, args: argparse.Namespace, seed: int
         model = CartesianTensorModel(
             solver=solver, ensemble_size=args.ensemble, seed=seed, val_fraction=args.val_fraction,
         )
-        model.fit(subset)
+        fit_ensemble(model, subset)
         fitted[solver], fit_s[solver] = model, time.perf_counter() - t0
     scores = {}
     for name, frames in tests.items():

@@ -23,9 +23,9 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     from ase.io import read
 
+    from ionraman.distillation.distill import label_frames
+    from ionraman.distillation.explore import trajectory_frames
     from ionraman.forcefields import get_force_field, load_force_field
-    from ionraman.forcefields.distill import label_frames
-    from ionraman.forcefields.explore import trajectory_frames
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("inputs", nargs="+", type=Path, help="MD stores (.h5) and extxyz files")

@@ -4,7 +4,7 @@
 For every case (system, temperature, production length) the student and the teacher each run
 their own MD from the same start structure (Bussi NVT, 2 fs, frames every 10 fs, 0.5 ps
 equilibration, seed 21 for both: independent trajectories, since the forces differ), then
-:func:`ionraman.forcefields.validation.compare_student_teacher` writes ``rdf.png``, ``vdos.png``,
+:func:`ionraman.distillation.validation.compare_student_teacher` writes ``rdf.png``, ``vdos.png``,
 ``msd.png`` and ``comparison.json`` per case, and this script a table ``validation.md``.
 Everything is resumable (run it again after an interruption: finished MD is reused).
 
@@ -41,8 +41,8 @@ SEEDS = {"w700l": 22, "w500l": 23}  # MD seed per case (default 21)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ionraman.distillation.validation import compare_student_teacher
     from ionraman.forcefields import load_force_field
-    from ionraman.forcefields.validation import compare_student_teacher
     from ionraman.md import run_md
     from ionraman.md.sanity import framework_summary
     from ionraman.structures import get_structure

@@ -1,5 +1,5 @@
-"""The package's import graph: no cycles (imports inside functions counted) and no import of
-another package's private name (issue 22)."""
+"""The package's import graph: no cycles (imports inside functions counted), no import of
+another package's private name, and no lower layer importing a higher one (issue 22)."""
 
 from __future__ import annotations
 
@@ -84,4 +84,27 @@ def test_no_private_names_imported_across_packages():
             private = name.startswith("_") and not name.startswith("__")
             if private and ".".join(target.split(".")[:2]) != package:
                 bad.append(f"{mod} imports {target}.{name}")
+    assert not bad, bad
+
+
+LOWER = ("forcefields", "structures", "trajectory", "spectra", "transport", "polarizability",
+         "screening")
+"""Packages below MD in the layering structures → trajectory → spectra/transport/polarizability
+→ forcefields → md → workflow/distillation → cli (screening is an analysis of spectra)."""
+HIGHER = ("md", "workflow", "distillation", "cli")
+"""What drives the lower packages and so must never be imported by them."""
+
+
+def test_lower_layers_do_not_import_higher_ones():
+    bad = []
+    for mod, path in _modules().items():
+        parts = mod.split(".")
+        if len(parts) < 2 or parts[1] not in LOWER:
+            continue
+        for target, name in _imports(path):
+            # ``from ionraman import md`` names the package in ``name``
+            full = f"{target}.{name}" if target == "ionraman" and name else target
+            dest = full.split(".")
+            if len(dest) > 1 and dest[1] in HIGHER:
+                bad.append(f"{mod} imports {full}")
     assert not bad, bad

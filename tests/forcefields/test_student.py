@@ -77,8 +77,8 @@ def test_train_student_on_dft_labels(tmp_path: Path) -> None:
         train_student([train], tmp_path / "again", hyper, test_files=[train])
 
     # two stages: pre-training on frames labelled by a model, then fine-tuning on the DFT ones
+    from ionraman.distillation.distill import label_frames
     from ionraman.forcefields import load_force_field
-    from ionraman.forcefields.distill import label_frames
 
     pool = [a.copy() for a in same[:2]]
     for a in pool:

@@ -224,7 +224,7 @@ def test_parquet_and_csv_hold_the_same_table(e2e, table):
 def test_unresolved_activation_energy_is_warned(tmp_path):
     import pandas as pd
 
-    from ionraman.workflow.orchestrate import RunResult
+    from ionraman.workflow.outcome import RunResult
 
     cands = pd.DataFrame({
         "candidate": ["fast", "noisy", "negative"],
@@ -238,7 +238,7 @@ def test_unresolved_activation_energy_is_warned(tmp_path):
 
 
 def test_failed_run_ranking_has_no_nan_temperature(tmp_path):
-    from ionraman.workflow.orchestrate import RunResult
+    from ionraman.workflow.outcome import RunResult
 
     cands = pd.DataFrame({
         "candidate": ["a"], "rank": [np.nan], "rank_value": [np.nan], "rank_value_err": [np.nan],
@@ -253,7 +253,7 @@ def test_failed_run_ranking_has_no_nan_temperature(tmp_path):
 
 
 def test_flagged_alpha_warning_names_the_species_most_outside(tmp_path):
-    from ionraman.workflow.orchestrate import RunResult
+    from ionraman.workflow.outcome import RunResult
 
     results = pd.DataFrame({
         "candidate": ["t", "t", "c", "bond"],

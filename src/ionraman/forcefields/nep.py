@@ -31,6 +31,9 @@ from ionraman.errors import InputError
 STUDENT_META = "student.json"
 """Metadata file next to a student's ``nep.txt``."""
 
+NEP_ELEMENT_ORDER = ("Na", "Ag", "Li", "K", "Sb", "P", "W", "Ge", "Sn", "Si", "S", "Se", "I", "O")
+"""Preferred element order of a student's ``type`` line (others follow alphabetically)."""
+
 
 def _require_calorine() -> None:
     try:
@@ -61,6 +64,13 @@ def nep_elements(path: str | os.PathLike[str]) -> tuple[str, ...]:
     if len(head) != n + 2:
         raise InputError(f"{path}: NEP header says {n} elements but lists {head[2:]}")
     return tuple(head[2:])
+
+
+def element_order(symbols: Sequence[str]) -> list[str]:
+    """Student element order: :data:`NEP_ELEMENT_ORDER` first, then the rest alphabetically."""
+    present = set(symbols)
+    first = [e for e in NEP_ELEMENT_ORDER if e in present]
+    return first + sorted(present - set(first))
 
 
 def nep_calculator(weights: str | os.PathLike[str], **_: Any) -> BaseCalculator:

@@ -41,7 +41,13 @@ from ase.io import read, write
 from ionraman._io import atomic_path, file_sha256, package_versions, write_json_atomic
 from ionraman.errors import InputError
 from ionraman.forcefields.audit import frame_errors, predict, reference_values
-from ionraman.forcefields.nep import STUDENT_META, NEPHyperparameters, nep_elements, train_nep
+from ionraman.forcefields.nep import (
+    STUDENT_META,
+    NEPHyperparameters,
+    element_order,
+    nep_elements,
+    train_nep,
+)
 from ionraman.validate import check_output_dir
 
 STUDENT_FORMAT = "ionraman-nep-student/1"
@@ -152,7 +158,7 @@ def train_student(
         Held-out labelled frames: errors only, never trained on.
     elements : sequence of str, optional
         Element order of the model (default: the elements of the data, in
-        :func:`ionraman.forcefields.distill.element_order`; with ``finetune_from`` its order).
+        :func:`ionraman.forcefields.nep.element_order`; with ``finetune_from`` its order).
     finetune_from : path-like, optional
         Start from this ``nep.txt`` (same descriptor settings and elements).
     pretrain_files : sequence of path-like
@@ -171,8 +177,6 @@ def train_student(
     Path
         ``out/nep.txt``.
     """
-    from ionraman.forcefields.distill import element_order
-
     hyper = hyper or NEPHyperparameters()
     out = check_output_dir(out, "student directory (--out)")
     frames = read_labelled(train_files)

@@ -39,6 +39,7 @@ import numpy as np
 from ase import Atoms, units
 
 from ionraman._io import atomic_path, provenance
+from ionraman._progress import ProgressDisplay
 from ionraman.conventions import FS_PER_PS, UNITS
 from ionraman.errors import InputError, SimulationError
 from ionraman.forcefields.registry import (
@@ -52,7 +53,6 @@ from ionraman.forcefields.registry import (
 )
 from ionraman.md.checkpoint import THERMO_COLUMNS, Checkpoint, checkpoint_path
 from ionraman.md.guards import GuardMonitor, GuardViolation
-from ionraman.md.progress import MDProgress
 from ionraman.md.settings import GuardSettings, MDSettings
 from ionraman.md.thermostat import (
     Integrator,
@@ -459,7 +459,7 @@ class _Runner:
         total_ps = self.n_total * s.timestep_fs / FS_PER_PS
         t_start = time.perf_counter()
         try:
-            with MDProgress(total_ps, self._done_ps(), quiet=self.quiet) as bar:
+            with ProgressDisplay.md(total_ps, self._done_ps(), quiet=self.quiet) as bar:
                 self.bar = bar
                 if self.phase == EQUILIBRATION:
                     while self.step < self.n_eq:

@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -33,6 +33,9 @@ from ionraman.report.figures import (
     save_png,
     spectra_figure,
 )
+
+if TYPE_CHECKING:
+    from ionraman.workflow.plan import CandidateInfo
 
 __all__ = ["build_report"]
 
@@ -169,7 +172,7 @@ def build_report(
     out_dir: Path,
     *,
     cfg: Any,
-    candidates: Sequence[dict[str, Any]],
+    candidates: Sequence[CandidateInfo],
     point_dirs: dict[tuple[str, float], Path],
     transport_dirs: dict[tuple[str, str], Path],
     failures: Sequence[dict[str, Any]] = (),
@@ -193,9 +196,9 @@ def build_report(
     )
     arrhenius = {}
     for c in candidates:
-        p = run_dir / "candidates" / c["candidate"].replace(":", "_") / "arrhenius.json"
+        p = run_dir / "candidates" / c.dirname / "arrhenius.json"
         if p.is_file():
-            arrhenius[c["candidate"]] = json.loads(p.read_text())
+            arrhenius[c.candidate] = json.loads(p.read_text())
     a = cfg.analysis
     files: list[str] = []
     parts: list[str] = []
@@ -252,17 +255,17 @@ def build_report(
     for m in cfg.report.measured_spectra:
         measured_by_cand.setdefault(m.candidate, []).append(m)
     for c in candidates:
-        name = c["candidate"]
+        name = c.candidate
         spectra = []
         for (cand, t), pdir in sorted(point_dirs.items(), key=lambda kv: kv[0][1]):
             if cand == name and (pdir / "spectrum.h5").is_file():
                 spectra.append((t, RamanSpectrum.load(pdir / "spectrum.h5")))
         parts.append(f"<h3>{_esc(name)}</h3>")
         if not spectra:
-            if c.get("polarizability_model"):
+            if c.polarizability_model:
                 reason = "not available: the tasks of this candidate failed (see Failed stages)"
             else:
-                reason = c.get("polarizability_note") or "skipped: no polarizability model"
+                reason = c.polarizability_note or "skipped: no polarizability model"
             parts.append(f'<p class="note">Spectra {_esc(reason)}.</p>')
             continue
         fig = spectra_figure(
@@ -281,7 +284,7 @@ def build_report(
                 f"Raman spectra of {name}",
                 f"{name}: {a.variant} spectra ({a.channel}) per temperature, seeds combined, "
                 f"bands ±1 standard error; shaded: low-frequency window; polarizability model "
-                f"{c.get('polarizability_model') or '–'}",
+                f"{c.polarizability_model or '–'}",
                 f"fig-spectra-{_slug(name)}",
             )
         )
@@ -309,8 +312,7 @@ def build_report(
     # transport ---------------------------------------------------------------------------
     parts.append('<h2 id="transport">Transport</h2>')
     for c in candidates:
-        name = c["candidate"]
-        dirname = name.replace(":", "_")
+        name, dirname = c.candidate, c.dirname
         msd: dict[float, list[pd.DataFrame]] = {}
         for (tid, _stage), tdir in transport_dirs.items():
             cand_dir, t_text, _seed = tid.split("/")
@@ -417,15 +419,15 @@ def build_report(
     prov_rows = pd.DataFrame(
         [
             {
-                "candidate": c["candidate"],
-                "structure": c["structure"],
-                "n_atoms": c["n_atoms"],
-                "force_field": c["force_field"],
-                "force_field_note": c.get("force_field_note", ""),
-                "force_field_sha256": (c.get("force_field_sha256") or "")[:16],
-                "polarizability_model": c.get("polarizability_model") or "–",
-                "polarizability_sha256": (c.get("polarizability_model_sha256") or "")[:16],
-                "polarizability_note": c.get("polarizability_note", ""),
+                "candidate": c.candidate,
+                "structure": c.structure,
+                "n_atoms": c.n_atoms,
+                "force_field": c.force_field,
+                "force_field_note": c.force_field_note,
+                "force_field_sha256": (c.force_field_sha256 or "")[:16],
+                "polarizability_model": c.polarizability_model or "–",
+                "polarizability_sha256": (c.polarizability_model_sha256 or "")[:16],
+                "polarizability_note": c.polarizability_note,
             }
             for c in candidates
         ]

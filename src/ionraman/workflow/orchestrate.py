@@ -11,7 +11,7 @@
    futures with their dependencies (structure → md → alpha → spectrum → lowfreq, md →
    transport); MD tasks of large cells first; a worker that dies is replaced and its task is
    started again (``cluster.retries`` times; MD resumes from its checkpoint);
-5. follow progress in one display (:class:`~.progress.WorkflowProgress`);
+5. follow progress in one display (:class:`~.tally.StageTally`, counted from the journal);
 6. combine the seeds per candidate × temperature and fit Arrhenius laws per candidate (in this
    process), then the run-level ``results`` stage (tables, ranking, correlation, calibration;
    :mod:`.results`) and the ``report`` stage (:mod:`ionraman.report`).
@@ -27,13 +27,11 @@ import contextlib
 import fcntl
 import json
 import logging
-import math
 import os
 import platform
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,26 +42,20 @@ from ionraman._io import file_sha256, package_versions, write_json_atomic
 from ionraman.errors import InputError, Interrupted
 from ionraman.validate import check_output_dir
 from ionraman.workflow.cluster import _quiet_dask_logs, make_client
+from ionraman.workflow.combine import PointResult, run_arrhenius, run_point
 from ionraman.workflow.config import (
     PreparedCandidate,
     WorkflowConfig,
     load_config,
     prepare,
 )
-from ionraman.workflow.records import journal_event, run_local_stage, sha256_json, task_id
+from ionraman.workflow.outcome import RunResult
+from ionraman.workflow.plan import CandidateInfo, RunPlan, SeedTask, plan_run
+from ionraman.workflow.records import StageResult, journal_event, run_local_stage, sha256_json
 from ionraman.workflow.signals import import_cluster_backends, stop_on_signals
-from ionraman.workflow.stages import (
-    METRICS_VERSION,
-    SEED_STAGES,
-    run_arrhenius,
-    run_point,
-    run_seed_stage,
-)
+from ionraman.workflow.stages import METRICS_VERSION, SEED_STAGES, run_seed_stage
 
-__all__ = [
-    "RunResult",
-    "run",
-]
+__all__ = ["run"]
 
 log = logging.getLogger("ionraman.workflow")
 
@@ -76,239 +68,6 @@ _DEPENDS = {
     "transport": ("md",),
 }
 _ANALYSIS_PRIORITY = 10**15  # analysis stages run as soon as their MD is done
-_EXTRAPOLATE_K = 300.0
-
-
-# ----------------------------------------------------------------------------------------------
-# result object
-# ----------------------------------------------------------------------------------------------
-FRAMEWORK_WARN = 0.9
-"""Warn when fewer MD frames than this keep the SbS4 framework intact (no S–S bond)."""
-ALPHA_FLAG_WARN = 0.1
-"""Warn when more α frames than this are flagged outside the learned α model's training data."""
-
-
-@dataclass
-class RunResult:
-    """What :func:`run` produced.
-
-    Attributes
-    ----------
-    run_dir
-        The run directory.
-    results, candidates, runs
-        The tables (see :mod:`ionraman.workflow.results`).
-    ranking
-        ``ranked_by``, ``temperature_K``, ``note``.
-    correlation, calibration
-        Their JSON content (None when not computed).
-    report
-        Path of ``report.html`` (None when disabled or failed).
-    failed
-        One dict per failed or blocked stage: ``task``, ``stage``, ``status``, ``error``, ``log``.
-    stages
-        Counts of stage outcomes in this invocation (``done``, ``reused``, ``failed`` ...).
-    seconds
-        Wall time of this invocation.
-    notes
-        Lines about the run directory itself (outside the working directory; results of an
-        earlier, different configuration kept aside), printed first by :meth:`summary_text`.
-    """
-
-    run_dir: Path
-    results: pd.DataFrame
-    candidates: pd.DataFrame
-    runs: pd.DataFrame
-    ranking: dict[str, Any]
-    correlation: dict[str, Any] | None
-    calibration: dict[str, Any] | None
-    report: Path | None
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    stages: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def ranking_text(self) -> str:
-        """The ranking as a plain-text table."""
-        t = self.candidates
-        if t.empty:
-            return "no candidates ranked"
-        by = self.ranking.get("ranked_by", "?")
-        tref = self.ranking.get("temperature_K")
-        at = (
-            f"at {tref:g} K"
-            if tref is not None and math.isfinite(tref)
-            else "(no temperature with results: every run at it failed; see the failed stages)"
-        )
-        lines = [
-            f"ranking by {by} {at}"
-            + (f" ({self.ranking['note']})" if self.ranking.get("note") else "")
-        ]
-        header = (
-            f"{'rank':>4}  {'candidate':<22} {by:>18}  {'D* (cm2/s)':>18}  {'Ea (eV)':>13}  "
-            "mechanism"
-        )
-        lines.append(header)
-        for _, r in t.iterrows():
-            rank = "-" if pd.isna(r["rank"]) else f"{int(r['rank'])}"
-            val = _pm(r["rank_value"], r["rank_value_err"], ".3g")
-            d = _pm(r["D_cm2_s"], r["D_std_cm2_s"], ".2e")
-            if r.get("diffusive") is False:  # MSD plateau in the fit window
-                d = "not diffusive"
-            ea = _pm(r["Ea_eV"], r["Ea_std_eV"], ".2f")
-            cls = f" [{r['calibrated_class']}]" if r.get("calibrated_class") else ""
-            lines.append(
-                f"{rank:>4}  {r['candidate']:<22} {val:>18}  {d:>18}  {ea:>13}  "
-                f"{'-' if pd.isna(r['mechanism']) else r['mechanism'] or '-'}{cls}"
-            )
-        sep = self.ranking.get("separation")
-        if sep and math.isfinite(sep["n_sigma"]):
-            need = sep["production_ps_to_resolve"]
-            rule = (
-                f"; {sep['resolve_sigmas']:g} sigma needs {need:.3g} ps per point "
-                f"(this run: {sep['production_ps']:.3g} ps)"
-                if math.isfinite(need)
-                else ""
-            )
-            lines.append(
-                f"separation: {sep['top']} - {sep['bottom']} = {sep['difference']:.3g} "
-                f"({sep['n_sigma']:.1f} combined standard errors){rule}"
-            )
-        return "\n".join(lines)
-
-    def activation_warnings(self) -> list[str]:
-        """One line per candidate whose Arrhenius Eₐ is not resolved (Eₐ − 2σ ≤ 0): D does not
-        rise significantly with T in these runs (too short, or too narrow a T range)."""
-        out = []
-        if self.candidates.empty or "Ea_eV" not in self.candidates:
-            return out
-        for _, r in self.candidates.iterrows():
-            ea, err = float(r["Ea_eV"]), float(r["Ea_std_eV"])
-            if math.isfinite(ea) and math.isfinite(err) and ea - 2.0 * err <= 0.0:
-                out.append(
-                    f"warning: {r['candidate']}: Ea = {ea:.2f} ± {err:.2f} eV is not resolved "
-                    "(D does not rise significantly with T in these runs: longer MD, more seeds "
-                    "or a wider temperature range)"
-                )
-        return out
-
-    def systematic_notes(self) -> list[str]:
-        """One line with the α model's systematic error in the fraction per candidate (model /
-        DFT − 1 from the model's validation record), beside the statistical errors above."""
-        if self.results.empty or "lowfreq_fraction_sys_rel" not in self.results:
-            return []
-        rows = self.results.drop_duplicates("candidate")
-        rows = rows[rows["lowfreq_fraction_sys_rel"].notna()]
-        if rows.empty:
-            return []
-        items = [
-            f"{r['candidate']} {100 * r['lowfreq_fraction_sys_rel']:+.0f} %"
-            + ("" if r["lowfreq_fraction_sys_basis"].startswith("validated") else " (phase not "
-               "validated: worst validated phase)")
-            for _, r in rows.iterrows()
-        ]
-        return [
-            "note: systematic error of lowfreq_fraction from the α model (model / DFT - 1 on "
-            "DFT-labelled MD frames, not in the ± above): " + ", ".join(items)
-        ]
-
-    def diffusion_notes(self) -> list[str]:
-        """One line per candidate with temperatures where the MSD is not diffusive in the fit
-        window (a plateau: the ions rattle in their cages; D* is not reported there and those
-        temperatures stay out of the Arrhenius fit and the correlation)."""
-        if self.results.empty or "diffusive" not in self.results:
-            return []
-        out = []
-        for name, sub in self.results.groupby("candidate", sort=False):
-            temps = sub.loc[sub["diffusive"].map(lambda v: v is False), "temperature_K"]
-            if len(temps):
-                out.append(
-                    f"note: {name}: MSD not diffusive at {', '.join(f'{t:g}' for t in temps)} K "
-                    "in these runs (no resolved linear growth): D* not reported there; longer MD "
-                    "or higher T"
-                )
-        return out
-
-    def summary_text(self) -> str:
-        """Ranking, correlation, failures and the report path (what ``ionraman run`` prints)."""
-        parts = [*self.notes, self.ranking_text()]
-        if self.correlation is not None:
-            parts.append(self.correlation.get("summary", ""))
-        if self.calibration is not None:
-            parts.append(self.calibration.get("summary", ""))
-        if "framework_intact_fraction" in self.results:
-            bad = self.results[self.results["framework_intact_fraction"] < FRAMEWORK_WARN]
-            for _, r in bad.iterrows():
-                parts.append(
-                    f"warning: {r['candidate']} at {r['temperature_K']:g} K: only "
-                    f"{100 * r['framework_intact_fraction']:.0f} % of the MD frames keep every "
-                    "SbS4 intact without S–S bonds (the force field decomposes the framework)"
-                )
-        if "alpha_flagged_fraction" in self.results:
-            flagged = self.results[self.results["alpha_flagged_fraction"] > ALPHA_FLAG_WARN]
-            for name, sub in flagged.groupby("candidate", sort=False):
-                where = ", ".join(
-                    f"{t:g} K ({100 * f:.0f} %)"
-                    for t, f in zip(
-                        sub["temperature_K"], sub["alpha_flagged_fraction"], strict=True
-                    )
-                )
-                parts.append(
-                    f"warning: {name}: α frames flagged outside the polarizability model's "
-                    f"training data at {where} (those spectra rest on extrapolated α; label such "
-                    "structures and refit)" + _most_outside(sub)
-                )
-        parts += self.systematic_notes()
-        parts += self.diffusion_notes()
-        parts += self.activation_warnings()
-        if self.failed:
-            parts.append(f"{len(self.failed)} stage(s) failed or blocked:")
-            for f in self.failed:
-                if f["status"] == "failed":
-                    parts.append(f"  {f['task']} {f['stage']}: {f['error']} (log: {f['log']})")
-            n_blocked = sum(f["status"] == "blocked" for f in self.failed)
-            if n_blocked:
-                parts.append(f"  {n_blocked} dependent stage(s) blocked")
-        parts.append(f"tables: {self.run_dir / 'results'}")
-        parts.append(f"report: {self.report}" if self.report else "report: not written")
-        return "\n".join(p for p in parts if p)
-
-
-def _most_outside(rows: pd.DataFrame) -> str:
-    """``"; most outside the domain: Sb atoms (23–30 %)"`` for flagged results rows of one
-    candidate: the element named most often and the range of its fractions, or ``""``."""
-    if "alpha_outside_most_species" not in rows:
-        return ""
-    named = rows[rows["alpha_outside_most_species"].map(lambda s: isinstance(s, str) and s != "")]
-    if named.empty:
-        return ""
-    species = named["alpha_outside_most_species"].mode().iloc[0]
-    f = 100 * named.loc[named["alpha_outside_most_species"] == species,
-                        "alpha_outside_most_species_fraction"].dropna()
-    if f.empty:
-        return ""
-    lo, hi = f"{f.min():.0f}", f"{f.max():.0f}"
-    span = f"{lo} %" if lo == hi else f"{lo}–{hi} %"
-    return f"; most outside the domain: {species} atoms ({span})"
-
-
-def _pm(v: Any, e: Any, fmt: str) -> str:
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return "-"
-    if not math.isfinite(v):
-        return "-"
-    s = format(v, fmt)
-    try:
-        e = float(e)
-    except (TypeError, ValueError):
-        e = math.nan
-    return f"{s} ± {format(e, fmt)}" if math.isfinite(e) else s
 
 
 # ----------------------------------------------------------------------------------------------
@@ -396,71 +155,45 @@ def _ff_fingerprint(name: str) -> str | None:
 # ----------------------------------------------------------------------------------------------
 # planning
 # ----------------------------------------------------------------------------------------------
-def _specs(
+def _plan(
     cfg: WorkflowConfig, prepared: list[PreparedCandidate], run_dir: Path, run_id: str
-) -> tuple[list[dict[str, Any]], dict[tuple[str, str], float]]:
-    ff_sha: dict[str, str | None] = {}
-    model_sha: dict[str, str | None] = {}
-    specs = []
+) -> tuple[RunPlan, dict[tuple[str, str], float]]:
+    """The run's tasks and the progress weight of every stage (MD cost ∝ atoms × steps)."""
+    ff_sha = {c.force_field: _ff_fingerprint(c.force_field) for c in prepared}
+    model_sha = {
+        c.polarizability_model: file_sha256(c.polarizability_model)
+        for c in prepared
+        if c.polarizability_model
+    }
+    plan = plan_run(
+        cfg, prepared, run_dir, run_id, force_field_sha256=ff_sha, model_sha256=model_sha
+    )
     weights: dict[tuple[str, str], float] = {}
-    md = cfg.md.model_dump(mode="json")
-    analysis = cfg.analysis.model_dump(mode="json")
-    pol = cfg.polarizability.model_dump(mode="json")
-    steps = (cfg.md.production + cfg.md.equilibration) * 1000.0 / cfg.md.timestep_fs
-    for c in prepared:
-        if c.force_field not in ff_sha:
-            ff_sha[c.force_field] = _ff_fingerprint(c.force_field)
-        if c.polarizability_model and c.polarizability_model not in model_sha:
-            model_sha[c.polarizability_model] = file_sha256(c.polarizability_model)
-        for t in c.temperatures_K:
-            for s in c.seeds:
-                spec = {
-                    "run_dir": str(run_dir.resolve()),
-                    "run_id": run_id,
-                    "candidate": c.label,
-                    "candidate_dir": c.dirname,
-                    "temperature_K": float(t),
-                    "seed": int(s),
-                    "structure_source": c.structure_source,
-                    "n_atoms": len(c.structures[s]),
-                    "md": md,
-                    "analysis": analysis,
-                    "polarizability": pol,
-                    "force_field": c.force_field,
-                    "force_field_sha256": ff_sha[c.force_field],
-                    "polarizability_model": c.polarizability_model,
-                    "polarizability_model_sha256": model_sha.get(c.polarizability_model or ""),
-                    "polarizability_note": c.polarizability_note,
-                    "atoms": c.structures[s],
-                }
-                specs.append(spec)
-                tid = task_id(c.dirname, t, s)
-                md_cost = len(c.structures[s]) * steps
-                for stage in SEED_STAGES:
-                    weights[(tid, stage)] = md_cost if stage == "md" else 0.02 * md_cost
-            weights[(task_id(c.dirname, t), "point")] = 0.01 * len(c.structures[c.seeds[0]]) * steps
-        weights[(c.dirname, "arrhenius")] = 1.0
+    for point, seed_tasks in plan.points:
+        for t in seed_tasks:
+            md_cost = t.n_atoms * t.md.total_steps
+            for stage in SEED_STAGES:
+                weights[(t.task_id, stage)] = md_cost if stage == "md" else 0.02 * md_cost
+        first = seed_tasks[0]
+        weights[(point.task_id, "point")] = 0.01 * first.n_atoms * first.md.total_steps
+    for cand, _points in plan.candidates:
+        weights[(cand.candidate_dir, "arrhenius")] = 1.0
     weights[("run", "results")] = 1.0
     if cfg.report.enabled:
         weights[("run", "report")] = 1.0
-    return specs, weights
+    return plan, weights
 
 
-def _submit(client: Any, specs: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+def _submit(client: Any, tasks: Sequence[SeedTask]) -> dict[tuple[str, str], Any]:
     """Futures of the per-seed stages. The (instant) structure stage runs here first, so every
     MD task is ready at once and the scheduler can start the most expensive ones first."""
     futures: dict[tuple[str, str], Any] = {}
-
-    def cost(spec: dict[str, Any]) -> float:
-        return spec["n_atoms"] * (spec["md"]["production"] + spec["md"]["equilibration"])
-
     # submitted most expensive first: idle workers take tasks as they arrive, so the order of
     # submission decides as much as the priority does
-    for spec in sorted(specs, key=cost, reverse=True):
-        tid = task_id(spec["candidate_dir"], spec["temperature_K"], spec["seed"])
-        light = {k: v for k, v in spec.items() if k != "atoms"}
-        structure = run_seed_stage("structure", spec)
-        futures[(tid, "structure")] = structure  # a plain result, passed by value
+    for task in sorted(tasks, key=lambda t: t.cost, reverse=True):
+        tid = task.task_id
+        light = task.light()
+        futures[(tid, "structure")] = run_seed_stage("structure", task)  # a plain result
         for stage in SEED_STAGES[1:]:
             args = [futures[(tid, dep)] for dep in _DEPENDS[stage]]
             futures[(tid, stage)] = client.submit(
@@ -468,21 +201,20 @@ def _submit(client: Any, specs: list[dict[str, Any]]) -> dict[tuple[str, str], A
                 stage,
                 light,
                 *args,
-                key=f"{stage}/{tid}/{spec['run_id']}",
+                key=f"{stage}/{tid}/{task.run_id}",
                 pure=False,
-                priority=int(cost(spec) * 1000) if stage == "md" else _ANALYSIS_PRIORITY,
+                priority=int(task.cost * 1000) if stage == "md" else _ANALYSIS_PRIORITY,
             )
     return futures
 
 
 def _collect(
     futures: dict[tuple[str, str], Any], run_dir: Path, run_id: str
-) -> dict[tuple[str, str], dict[str, Any]]:
+) -> dict[tuple[str, str], StageResult]:
     """Results of all futures; a future that raised (worker lost too often) becomes a failure."""
-    out: dict[tuple[str, str], dict[str, Any]] = {}
+    out: dict[tuple[str, str], StageResult] = {}
     for (tid, stage), fut in futures.items():
-        deps = _DEPENDS[stage]
-        if isinstance(fut, dict):
+        if isinstance(fut, StageResult):
             out[(tid, stage)] = fut
             continue
         try:
@@ -490,7 +222,7 @@ def _collect(
             continue
         except Exception as exc:
             upstream_bad = any(
-                out.get((tid, d), {}).get("status") in ("failed", "blocked") for d in deps
+                (tid, d) in out and out[(tid, d)].bad for d in _DEPENDS[stage]
             )
             status = "blocked" if upstream_bad else "failed"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -501,23 +233,21 @@ def _collect(
         journal_event(
             run_dir, status, task=tid, stage=stage, run_id=run_id, error=msg, log=str(log_path)
         )
-        out[(tid, stage)] = {
-            "task": tid,
-            "stage": stage,
-            "status": status,
-            "digest": None,
-            "dir": str(run_dir / "tasks" / tid / stage),
-            "summary": {},
-            "log": str(log_path),
-            "error": msg if status == "failed" else f"blocked: {msg}",
-        }
+        out[(tid, stage)] = StageResult(
+            task=tid,
+            stage=stage,
+            status=status,
+            dir=run_dir / "tasks" / tid / stage,
+            log=str(log_path),
+            error=msg if status == "failed" else f"blocked: {msg}",
+        )
     return out
 
 
 def _wait(futures: dict[tuple[str, str], Any], progress: Any) -> None:
     from distributed import wait
 
-    pending = {f for f in futures.values() if not isinstance(f, dict)}
+    pending = {f for f in futures.values() if not isinstance(f, StageResult)}
     while pending:
         try:
             _done, pending = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
@@ -532,53 +262,55 @@ def _wait(futures: dict[tuple[str, str], Any], progress: Any) -> None:
 # ----------------------------------------------------------------------------------------------
 # run-level stages
 # ----------------------------------------------------------------------------------------------
-def _candidate_info(c: PreparedCandidate, specs: list[dict[str, Any]]) -> dict[str, Any]:
+def _candidate_info(c: PreparedCandidate, plan: RunPlan) -> CandidateInfo:
     from ionraman.polarizability.systematic import load_validation
 
-    spec = next(s for s in specs if s["candidate"] == c.label)
+    task = next(t for t in plan.seeds if t.candidate == c.label)
+    model_sha = task.alpha.model_sha256 or ""
     bias, basis = None, "no validation of the α model against DFT on record"
     if c.polarizability_model:
-        record = load_validation(c.polarizability_model, spec["polarizability_model_sha256"] or "")
+        record = load_validation(c.polarizability_model, model_sha)
         if record is not None:
             bias, basis = record.lowfreq_bias(c.config.structure)
-    return {
-        "candidate": c.label,
-        "structure": c.config.structure,
-        "composition": c.config.composition or c.label,
-        "n_atoms": c.n_atoms,
-        "n_seeds": len(c.seeds),
-        "elements": c.elements,
-        "force_field": c.force_field,
-        "force_field_note": c.force_field_note,
-        "force_field_sha256": spec["force_field_sha256"],
-        "polarizability_model": Path(c.polarizability_model).name if c.polarizability_model else "",
-        "polarizability_model_path": c.polarizability_model or "",
-        "polarizability_model_sha256": spec["polarizability_model_sha256"] or "",
-        "polarizability_note": c.polarizability_note,
-        "lowfreq_fraction_sys_rel": bias,
-        "lowfreq_fraction_sys_basis": basis if c.polarizability_model else "",
-        "temperatures_K": c.temperatures_K,
-    }
+    return CandidateInfo(
+        candidate=c.label,
+        dirname=c.dirname,
+        structure=c.config.structure,
+        composition=c.config.composition or c.label,
+        n_atoms=c.n_atoms,
+        n_seeds=len(c.seeds),
+        elements=c.elements,
+        force_field=c.force_field,
+        force_field_note=c.force_field_note,
+        force_field_sha256=task.force_field_sha256,
+        polarizability_model=Path(c.polarizability_model).name if c.polarizability_model else "",
+        polarizability_model_path=c.polarizability_model or "",
+        polarizability_model_sha256=model_sha,
+        polarizability_note=c.polarizability_note,
+        lowfreq_fraction_sys_rel=bias,
+        lowfreq_fraction_sys_basis=basis if c.polarizability_model else "",
+        temperatures_K=c.temperatures_K,
+    )
 
 
-def _seed_rows(seed_results: dict[tuple[str, str], dict[str, Any]], specs) -> list[dict]:
+def _seed_rows(
+    seed_results: dict[tuple[str, str], StageResult], tasks: Sequence[SeedTask]
+) -> list[dict]:
     rows = []
-    for spec in specs:
-        tid = task_id(spec["candidate_dir"], spec["temperature_K"], spec["seed"])
-        tr = seed_results.get((tid, "transport"), {})
-        lf = seed_results.get((tid, "lowfreq"), {})
-        md = seed_results.get((tid, "md"), {})
-        al = seed_results.get((tid, "alpha"), {})
+    for task in tasks:
+        tid = task.task_id
+        tr, lf = seed_results[(tid, "transport")], seed_results[(tid, "lowfreq")]
+        md, al = seed_results[(tid, "md")], seed_results[(tid, "alpha")]
         row: dict[str, Any] = {
-            "candidate": spec["candidate"],
-            "temperature_K": spec["temperature_K"],
-            "seed": spec["seed"],
-            "md_status": md.get("status"),
-            "transport_status": tr.get("status"),
-            "lowfreq_status": lf.get("status"),
-            "n_frames": (md.get("summary") or {}).get("n_frames"),
+            "candidate": task.candidate,
+            "temperature_K": task.temperature_K,
+            "seed": task.seed,
+            "md_status": md.status,
+            "transport_status": tr.status,
+            "lowfreq_status": lf.status,
+            "n_frames": md.summary.get("n_frames"),
         }
-        ts = tr.get("summary") or {}
+        ts = tr.summary
         for key in (
             "D_cm2_s",
             "D_std_cm2_s",
@@ -593,7 +325,7 @@ def _seed_rows(seed_results: dict[tuple[str, str], dict[str, Any]], specs) -> li
             "mechanism",
         ):
             row[key] = ts.get(key)
-        ls = lf.get("summary") or {}
+        ls = lf.summary
         for key in (
             "lowfreq_fraction",
             "lowfreq_fraction_stderr",
@@ -603,10 +335,10 @@ def _seed_rows(seed_results: dict[tuple[str, str], dict[str, Any]], specs) -> li
         ):
             row[key] = ls.get(key)
         # learned α models: frames flagged as outside the training data, atoms outside its domain
-        als = al.get("summary") or {}
+        als = al.summary
         row["alpha_flagged_fraction"] = als.get("flagged_fraction")
         row["alpha_outside_atom_fraction"] = als.get("outside_fraction_mean")
-        if lf.get("status") == "skipped":
+        if lf.status == "skipped":
             row["lowfreq_status"] = ls.get("reason", "skipped")
         rows.append(row)
     df = pd.DataFrame(rows)
@@ -616,24 +348,29 @@ def _seed_rows(seed_results: dict[tuple[str, str], dict[str, Any]], specs) -> li
     return df.to_dict("records")
 
 
+def _point(res: StageResult) -> PointResult:
+    """The :class:`PointResult` of a completed point stage."""
+    return PointResult.load(res.dir / "point.json")
+
+
 def _results_stage(
     cfg: WorkflowConfig,
     run_dir: Path,
     run_id: str,
-    point_results: list[dict[str, Any]],
-    arr_results: dict[str, dict[str, Any]],
+    point_results: list[StageResult],
+    arr_results: dict[str, StageResult],
     seed_rows: list[dict[str, Any]],
-    cands: list[dict[str, Any]],
-) -> dict[str, Any]:
+    cands: list[CandidateInfo],
+) -> StageResult:
     from ionraman import __version__
     from ionraman.workflow import results as R
 
     calib_path = cfg.calibration_path()
     inputs = {
-        "points": sorted(r["digest"] for r in point_results if r.get("digest")),
-        "arrhenius": sorted(r["digest"] for r in arr_results.values() if r.get("digest")),
+        "points": sorted(r.digest for r in point_results if r.digest),
+        "arrhenius": sorted(r.digest for r in arr_results.values() if r.digest),
         "seed_rows": sha256_json(seed_rows),
-        "candidates": cands,
+        "candidates": [c.to_dict() for c in cands],
         "ranking": cfg.ranking.model_dump(mode="json"),
         "correlation": cfg.correlation.model_dump(mode="json"),
         "calibration": cfg.calibration.model_dump(mode="json"),
@@ -648,15 +385,11 @@ def _results_stage(
         from ionraman.screening.comparison import compare_metrics
         from ionraman.screening.correlation import correlate
 
-        points = [
-            json.loads((Path(r["dir"]) / "point.json").read_text())
-            for r in point_results
-            if r.get("status") == "done"
-        ]
+        points = [_point(r) for r in point_results if r.done]
         arrh = {
-            name: json.loads((Path(r["dir"]) / "arrhenius.json").read_text())
+            name: json.loads((r.dir / "arrhenius.json").read_text())
             for name, r in arr_results.items()
-            if r.get("status") == "done"
+            if r.done
         }
         settings = {
             "production_ps": cfg.md.production,
@@ -708,7 +441,7 @@ def _results_stage(
                 metric=cm,
                 fast_sigma_S_cm=cfg.calibration.fast_sigma_S_cm,
                 fast_D_cm2_s=cfg.calibration.fast_D_cm2_s,
-                composition_of={c["candidate"]: c["composition"] for c in cands},
+                composition_of={c.candidate: c.composition for c in cands},
             )
             calib_d = {**calib.to_dict(), "summary": calib.summary(), "data": str(calib_path)}
         cand_table, ranking = R.rank_candidates(
@@ -752,12 +485,12 @@ def _report_stage(
     cfg: WorkflowConfig,
     run_dir: Path,
     run_id: str,
-    results_res: dict[str, Any],
-    point_results: list[dict[str, Any]],
-    seed_results: dict[tuple[str, str], dict[str, Any]],
-    cands: list[dict[str, Any]],
+    results_res: StageResult,
+    point_results: list[StageResult],
+    seed_results: dict[tuple[str, str], StageResult],
+    cands: list[CandidateInfo],
     failures: list[dict[str, Any]],
-) -> dict[str, Any]:
+) -> StageResult:
     from ionraman import __version__
 
     measured = [
@@ -765,12 +498,10 @@ def _report_stage(
         for m in cfg.report.measured_spectra
     ]
     inputs = {
-        "results": results_res.get("digest"),
-        "points": sorted(r["digest"] for r in point_results if r.get("digest")),
+        "results": results_res.digest,
+        "points": sorted(r.digest for r in point_results if r.digest),
         "transport": sorted(
-            r["digest"]
-            for (t, s), r in seed_results.items()
-            if s == "transport" and r.get("digest")
+            r.digest for (_t, s), r in seed_results.items() if s == "transport" and r.digest
         ),
         "report": cfg.report.model_dump(mode="json"),
         "measured": measured,
@@ -791,17 +522,13 @@ def _report_stage(
             cfg=cfg,
             candidates=cands,
             point_dirs={
-                (
-                    json.loads((Path(r["dir"]) / "point.json").read_text())["candidate"],
-                    json.loads((Path(r["dir"]) / "point.json").read_text())["temperature_K"],
-                ): Path(r["dir"])
+                (p.candidate, p.temperature_K): r.dir
                 for r in point_results
-                if r.get("status") == "done"
+                if r.done
+                for p in [_point(r)]
             },
             transport_dirs={
-                k: Path(r["dir"])
-                for k, r in seed_results.items()
-                if k[1] == "transport" and r.get("status") == "done"
+                k: r.dir for k, r in seed_results.items() if k[1] == "transport" and r.done
             },
             failures=failures,
         )
@@ -865,92 +592,74 @@ def run(
     import_cluster_backends(cfg.cluster.kind)
     with stop_on_signals(), _locked(run_dir), _journal_interrupt(run_dir, run_id, cfg.cluster.kind):
         config_name = _save_config(run_dir, config, cfg)
-        specs, weights = _specs(cfg, prepared, run_dir, run_id)
-        cands = [_candidate_info(c, specs) for c in prepared]
+        plan, weights = _plan(cfg, prepared, run_dir, run_id)
+        cands = [_candidate_info(c, plan) for c in prepared]
         write_json_atomic(
             run_dir / "run.json",
             {
                 "run_id": run_id,
                 "config_file": config_name,
                 "config": cfg.model_dump(mode="json"),
-                "candidates": cands,
-                "n_tasks": len(specs),
+                "candidates": [c.to_dict() for c in cands],
+                "n_tasks": len(plan.seeds),
                 "packages": package_versions(("dask", "distributed", "dask_jobqueue")),
                 "host": platform.node(),
                 "argv": sys.argv,
                 "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             },
         )
-        journal_event(run_dir, "run-start", run_id=run_id, n_tasks=len(specs))
-        from ionraman.workflow.progress import WorkflowProgress
+        journal_event(run_dir, "run-start", run_id=run_id, n_tasks=len(plan.seeds))
+        from ionraman.workflow.tally import StageTally
 
-        with WorkflowProgress(
+        with StageTally(
             run_dir, run_id, weights, quiet=quiet, description=cfg.run_name()
         ) as progress:
             with _quiet_dask_logs():
                 if client is not None:
-                    futures = _submit(client, specs)
+                    futures = _submit(client, plan.seeds)
                     _wait(futures, progress)
                     seed_results = _collect(futures, run_dir, run_id)
                 else:
                     with make_client(cfg) as cl:
-                        futures = _submit(cl, specs)
+                        futures = _submit(cl, plan.seeds)
                         _wait(futures, progress)
                         seed_results = _collect(futures, run_dir, run_id)
             progress.poll()
             # combine seeds per candidate × temperature, then Arrhenius per candidate
-            point_results: list[dict[str, Any]] = []
-            arr_results: dict[str, dict[str, Any]] = {}
-            for c in prepared:
-                pts = []
-                for t in c.temperatures_K:
-                    tids = [task_id(c.dirname, t, s) for s in c.seeds]
-                    pspec = {
-                        "run_dir": str(run_dir.resolve()),
-                        "run_id": run_id,
-                        "candidate": c.label,
-                        "candidate_dir": c.dirname,
-                        "temperature_K": float(t),
-                        "seeds": c.seeds,
-                        "analysis": cfg.analysis.model_dump(mode="json"),
-                    }
-                    r = run_point(
-                        pspec,
-                        [seed_results[(x, "alpha")] for x in tids],
-                        [seed_results[(x, "lowfreq")] for x in tids],
-                        [seed_results[(x, "transport")] for x in tids],
-                    )
-                    pts.append(r)
-                    progress.poll()
-                point_results += pts
-                arr_results[c.label] = run_arrhenius(
-                    {
-                        "run_dir": str(run_dir.resolve()),
-                        "run_id": run_id,
-                        "candidate": c.label,
-                        "candidate_dir": c.dirname,
-                        "extrapolate_K": _EXTRAPOLATE_K,
-                    },
-                    pts,
+            by_point: dict[str, StageResult] = {}
+            for point, seed_tasks in plan.points:
+                tids = [t.task_id for t in seed_tasks]
+                by_point[point.task_id] = run_point(
+                    point,
+                    [seed_results[(x, "alpha")] for x in tids],
+                    [seed_results[(x, "lowfreq")] for x in tids],
+                    [seed_results[(x, "transport")] for x in tids],
                 )
                 progress.poll()
-            seed_rows = _seed_rows(seed_results, specs)
+            point_results = list(by_point.values())
+            arr_results: dict[str, StageResult] = {}
+            for cand, points in plan.candidates:
+                arr_results[cand.candidate] = run_arrhenius(
+                    cand, [by_point[p.task_id] for p in points]
+                )
+                progress.poll()
+            seed_rows = _seed_rows(seed_results, plan.seeds)
             results_res = _results_stage(
                 cfg, run_dir, run_id, point_results, arr_results, seed_rows, cands
             )
             progress.poll()
             failures = [
-                {k: r.get(k) for k in ("task", "stage", "status", "error", "log")}
+                r.failure()
                 for r in [
                     *seed_results.values(),
                     *point_results,
                     *arr_results.values(),
                     results_res,
                 ]
-                if r.get("status") in ("failed", "blocked")
+                if r.bad
             ]
             report_path = None
-            if cfg.report.enabled and results_res.get("status") == "done":
+            if cfg.report.enabled and results_res.done:
                 rep = _report_stage(
                     cfg,
                     run_dir,
@@ -961,18 +670,16 @@ def run(
                     cands,
                     failures,
                 )
-                if rep.get("status") == "done":
-                    report_path = Path(rep["dir"]) / "report.html"
+                if rep.done:
+                    report_path = rep.dir / "report.html"
                 else:
-                    failures.append(
-                        {k: rep.get(k) for k in ("task", "stage", "status", "error", "log")}
-                    )
+                    failures.append(rep.failure())
             progress.poll()
             counts = dict(progress.counts)
         # outcome
         from ionraman.workflow.results import read_results
 
-        tables = read_results(run_dir) if results_res.get("status") == "done" else {}
+        tables = read_results(run_dir) if results_res.done else {}
         res_dir = run_dir / "results"
 
         def _json(name: str) -> dict[str, Any] | None:

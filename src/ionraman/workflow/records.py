@@ -28,6 +28,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from ionraman._io import file_sha256, json_default, write_json_atomic
 
 __all__ = [
     "StageContext",
+    "StageResult",
     "execute",
     "journal_event",
     "read_journal",
@@ -53,6 +55,78 @@ TASK_LOG = "task.log"
 FORMAT_VERSION = 1
 
 log = logging.getLogger("ionraman.workflow")
+
+
+OK_STATUSES = ("done", "skipped")
+"""Statuses of a completed stage (``skipped``: nothing to do, with the reason in the summary)."""
+BAD_STATUSES = ("failed", "blocked")
+
+
+@dataclass
+class StageResult:
+    """What a stage returns: to Dask, to the stages that depend on it, to the run.
+
+    Attributes
+    ----------
+    task
+        Task id (``<candidate>/<T>K/seed<s>``, ``<candidate>/<T>K``, ``<candidate>`` or ``run``).
+    stage
+        Stage name.
+    status
+        ``done``, ``skipped``, ``failed`` or ``blocked``.
+    digest
+        SHA-256 of the stage's inputs, outputs and status (the input of the stages after it);
+        ``None`` unless completed.
+    dir
+        The stage's folder.
+    summary
+        The record's summary: what the stage measured, small and JSON-ready (keys per stage,
+        documented in :mod:`ionraman.workflow.stages`).
+    log
+        The task's log file.
+    seconds
+        Wall time of the stage when it ran (``None`` when it did not complete).
+    reused
+        Completed earlier with the same inputs (``None`` when it did not complete).
+    error
+        One line for a failed or blocked stage.
+    """
+
+    task: str
+    stage: str
+    status: str
+    digest: str | None = None
+    dir: Path = Path()
+    summary: dict[str, Any] = field(default_factory=dict)
+    log: str = ""
+    seconds: float | None = None
+    reused: bool | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Completed (``done`` or ``skipped``)."""
+        return self.status in OK_STATUSES
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
+
+    @property
+    def bad(self) -> bool:
+        """Failed, or blocked by a failure upstream."""
+        return self.status in BAD_STATUSES
+
+    def failure(self) -> dict[str, Any]:
+        """``task``, ``stage``, ``status``, ``error``, ``log``: a failure as listed in
+        ``status.json``, the run summary and the report."""
+        return {
+            "task": self.task,
+            "stage": self.stage,
+            "status": self.status,
+            "error": self.error,
+            "log": self.log,
+        }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -258,7 +332,7 @@ class StageContext:
         self.log(f"{status} in {seconds:.1f} s")
         return rec
 
-    def fail(self, exc: BaseException) -> dict[str, Any]:
+    def fail(self, exc: BaseException) -> StageResult:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         msg = (
             f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
@@ -309,44 +383,53 @@ class StageContext:
 
 
 def result_of(
-    ctx: StageContext, rec: dict[str, Any] | None, *, status: str | None = None, **extra: Any
-) -> dict[str, Any]:
-    """The small dict a stage returns (to Dask and to the stages that depend on it)."""
+    ctx: StageContext,
+    rec: dict[str, Any] | None,
+    *,
+    status: str | None = None,
+    reused: bool | None = None,
+    error: str | None = None,
+) -> StageResult:
+    """The :class:`StageResult` of a stage from its record (``None``: not completed)."""
     digest = None
     if rec is not None:
         digest = sha256_json(
             {"inputs": rec["inputs_sha256"], "outputs": rec["outputs"], "status": rec["status"]}
         )
-    return {
-        "task": ctx.task,
-        "stage": ctx.stage,
-        "status": status or (rec or {}).get("status", "failed"),
-        "digest": digest,
-        "dir": str(ctx.dir),
-        "summary": (rec or {}).get("summary", {}),
-        "log": str(ctx.log_path),
-        "seconds": (rec or {}).get("seconds"),
-        **extra,
-    }
+    return StageResult(
+        task=ctx.task,
+        stage=ctx.stage,
+        status=status or (rec or {}).get("status", "failed"),
+        digest=digest,
+        dir=ctx.dir,
+        summary=(rec or {}).get("summary", {}),
+        log=str(ctx.log_path),
+        seconds=(rec or {}).get("seconds"),
+        reused=reused,
+        error=error,
+    )
 
 
-def _blocked(ctx: StageContext, upstream: Sequence[dict]) -> dict[str, Any] | None:
-    bad = [u for u in upstream if u is None or u.get("status") in ("failed", "blocked")]
+def blocked(ctx: StageContext, upstream: Sequence[StageResult | None]) -> StageResult | None:
+    """A ``blocked`` result when an upstream stage failed or was blocked, else None."""
+    bad = [u for u in upstream if u is None or u.bad]
     if not bad:
         return None
-    first = bad[0] or {}
-    reason = f"{first.get('stage', '?')} {first.get('status', 'failed')}"
+    first = bad[0]
+    reason = "upstream failed" if first is None else f"{first.stage} {first.status}"
     ctx.event("blocked", reason=reason)
     return result_of(ctx, None, status="blocked", error=f"blocked: {reason}")
 
 
 def execute(
-    ctx: StageContext, upstream: Sequence[dict], body: Callable[[StageContext], dict[str, Any]]
-) -> dict[str, Any]:
+    ctx: StageContext,
+    upstream: Sequence[StageResult | None],
+    body: Callable[[StageContext], dict[str, Any]],
+) -> StageResult:
     """Run ``body`` unless the stage is complete or blocked; never raises for stage errors."""
-    blocked = _blocked(ctx, upstream)
-    if blocked is not None:
-        return blocked
+    stop = blocked(ctx, upstream)
+    if stop is not None:
+        return stop
     rec = ctx.completed()
     if rec is not None:
         ctx.event("reused", status=rec["status"])
@@ -369,7 +452,7 @@ def run_local_stage(
     inputs: dict[str, Any],
     body: Callable[[StageContext], dict[str, Any]],
     run_id: str,
-) -> dict[str, Any]:
+) -> StageResult:
     """A run-level stage (``results``, ``report``) with the same bookkeeping."""
     ctx = StageContext(run_dir, "run", name, run_dir / name, inputs, run_dir / "run.log", run_id)
     return execute(ctx, [], body)

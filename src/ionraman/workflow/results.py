@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 
 from ionraman._io import atomic_path, write_json_atomic
+from ionraman.workflow.combine import PointResult, SeedMean
+from ionraman.workflow.plan import CandidateInfo
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -113,6 +115,11 @@ def _f(v: Any) -> float:
     return x
 
 
+def _mean(m: SeedMean | None) -> SeedMean:
+    """A mean over seeds, empty where the point has none (no spectrum, no band)."""
+    return SeedMean() if m is None else m
+
+
 def write_table(df: pd.DataFrame, stem: Path) -> list[str]:
     """Write ``stem.parquet`` and ``stem.csv`` atomically; returns the file names."""
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -136,10 +143,10 @@ def read_results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
 
 # ----------------------------------------------------------------------------------------------
 def build_tables(
-    points: Sequence[dict[str, Any]],
+    points: Sequence[PointResult],
     arrhenius: dict[str, dict[str, Any]],
     seed_rows: Sequence[dict[str, Any]],
-    candidates: Sequence[dict[str, Any]],
+    candidates: Sequence[CandidateInfo],
     settings: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The candidate × temperature table and the per-seed table.
@@ -147,15 +154,13 @@ def build_tables(
     Parameters
     ----------
     points
-        Contents of the ``point.json`` files.
+        The points (``point.json``).
     arrhenius
         candidate → content of ``arrhenius.json``.
     seed_rows
         One dict per candidate × temperature × seed (transport and metric summaries).
     candidates
-        Per candidate: ``candidate``, ``structure``, ``composition``, ``n_atoms``, ``n_seeds``,
-        ``force_field``, ``force_field_sha256``, ``polarizability_model``,
-        ``polarizability_model_sha256``.
+        Per candidate, what the run records about it.
     settings
         ``production_ps``, ``equilibration_ps``, ``timestep_fs``, ``window_cm1``, ``channel``,
         ``variant``, ``ionraman_version``, ``target_relative_error`` (the run-length rule:
@@ -165,56 +170,55 @@ def build_tables(
     from ionraman.screening.comparison import production_needed_ps
 
     target = float(settings.get("target_relative_error", 0.1))
-    cinfo = {c["candidate"]: c for c in candidates}
+    cinfo = {c.candidate: c for c in candidates}
     rows = []
     for p in points:
-        c = cinfo[p["candidate"]]
-        arr = arrhenius.get(p["candidate"], {}).get("D", {})
+        c = cinfo[p.candidate]
+        arr = arrhenius.get(p.candidate, {}).get("D", {})
+        lf, br, tau = _mean(p.lowfreq_fraction), _mean(p.band_ratio), _mean(p.central_peak_tau_ps)
         row = {
-            "candidate": p["candidate"],
-            "structure": c["structure"],
-            "composition": c["composition"],
-            "n_atoms": c["n_atoms"],
-            "temperature_K": float(p["temperature_K"]),
-            "n_seeds": c["n_seeds"],
-            "n_seeds_ok": p.get("n_seeds_transport", 0),
-            "D_cm2_s": _f(p.get("D_cm2_s")),
-            "D_std_cm2_s": _f(p.get("D_std_cm2_s")),
-            "D_std_seeds_cm2_s": _f(p.get("D_cm2_s_std_seeds")),
-            "diffusive": p.get("diffusive"),
-            "sigma_S_cm": _f(p.get("sigma_S_cm")),
-            "sigma_std_S_cm": _f(p.get("sigma_std_S_cm")),
-            "D_sigma_cm2_s": _f(p.get("D_sigma_cm2_s")),
-            "D_sigma_std_cm2_s": _f(p.get("D_sigma_std_cm2_s")),
-            "haven_ratio": _f(p.get("haven_ratio")),
-            "haven_ratio_std": _f(p.get("haven_ratio_std")),
+            "candidate": p.candidate,
+            "structure": c.structure,
+            "composition": c.composition,
+            "n_atoms": c.n_atoms,
+            "temperature_K": float(p.temperature_K),
+            "n_seeds": c.n_seeds,
+            "n_seeds_ok": p.n_seeds_transport,
+            "D_cm2_s": _f(p.D.mean),
+            "D_std_cm2_s": _f(p.D.err),
+            "D_std_seeds_cm2_s": _f(p.D.std_seeds),
+            "diffusive": p.diffusive,
+            "sigma_S_cm": _f(p.sigma.mean),
+            "sigma_std_S_cm": _f(p.sigma.err),
+            "D_sigma_cm2_s": _f(p.D_sigma.mean),
+            "D_sigma_std_cm2_s": _f(p.D_sigma.err),
+            "haven_ratio": _f(p.haven_ratio.mean),
+            "haven_ratio_std": _f(p.haven_ratio.err),
             "Ea_eV": _f(arr.get("Ea_eV")) if arr.get("status") == "done" else math.nan,
             "Ea_std_eV": _f(arr.get("Ea_std_eV")) if arr.get("status") == "done" else math.nan,
-            "mechanism": p.get("mechanism") or "",
-            "fraction_in_flight": _f(p.get("fraction_in_flight")),
-            "mean_residence_time_ps": _f(p.get("mean_residence_time_ps")),
-            "hop_rate_per_ps_per_ion": _f(p.get("hop_rate_per_ps_per_ion")),
-            "alpha2_max": _f(p.get("alpha2_max")),
-            "framework_intact_fraction": _f(p.get("framework_intact_fraction")),
-            "alpha_flagged_fraction": _f(p.get("alpha_flagged_fraction")),
-            "alpha_outside_most_species": p.get("alpha_outside_most_species") or "",
-            "alpha_outside_most_species_fraction": _f(
-                p.get("alpha_outside_most_species_fraction")
-            ),
-            "spectrum_status": p.get("spectrum_status", ""),
-            "lowfreq_fraction": _f(p.get("lowfreq_fraction")),
-            "lowfreq_fraction_err": _f(p.get("lowfreq_fraction_err")),
-            "lowfreq_fraction_std_seeds": _f(p.get("lowfreq_fraction_std_seeds")),
-            "lowfreq_fraction_pooled": _f(p.get("lowfreq_fraction_pooled")),
+            "mechanism": p.mechanism or "",
+            "fraction_in_flight": _f(p.fraction_in_flight),
+            "mean_residence_time_ps": _f(p.mean_residence_time_ps),
+            "hop_rate_per_ps_per_ion": _f(p.hop_rate_per_ps_per_ion),
+            "alpha2_max": _f(p.alpha2_max),
+            "framework_intact_fraction": _f(p.framework_intact_fraction),
+            "alpha_flagged_fraction": _f(p.alpha_flagged_fraction),
+            "alpha_outside_most_species": p.alpha_outside_most_species or "",
+            "alpha_outside_most_species_fraction": _f(p.alpha_outside_most_species_fraction),
+            "spectrum_status": p.spectrum_status,
+            "lowfreq_fraction": _f(lf.mean),
+            "lowfreq_fraction_err": _f(lf.err),
+            "lowfreq_fraction_std_seeds": _f(lf.std_seeds),
+            "lowfreq_fraction_pooled": _f(p.lowfreq_fraction_pooled),
             # the α model's systematic error in the metric, measured against DFT
             # (ionraman.polarizability.systematic): model / DFT − 1
-            "lowfreq_fraction_sys_rel": _f(c.get("lowfreq_fraction_sys_rel")),
-            "lowfreq_fraction_sys_basis": c.get("lowfreq_fraction_sys_basis") or "",
-            "band_ratio": _f(p.get("band_ratio")),
-            "band_ratio_err": _f(p.get("band_ratio_err")),
-            "band_ratio_pooled": _f(p.get("band_ratio_pooled")),
-            "central_peak_tau_ps": _f(p.get("central_peak_tau_ps")),
-            "central_peak_tau_err_ps": _f(p.get("central_peak_tau_err_ps")),
+            "lowfreq_fraction_sys_rel": _f(c.lowfreq_fraction_sys_rel),
+            "lowfreq_fraction_sys_basis": c.lowfreq_fraction_sys_basis or "",
+            "band_ratio": _f(br.mean),
+            "band_ratio_err": _f(br.err),
+            "band_ratio_pooled": _f(p.band_ratio_pooled),
+            "central_peak_tau_ps": _f(tau.mean),
+            "central_peak_tau_err_ps": _f(tau.err),
             "window_lo_cm1": float(settings["window_cm1"][0]),
             "window_hi_cm1": float(settings["window_cm1"][1]),
             "metric_channel": settings["channel"],
@@ -222,10 +226,10 @@ def build_tables(
             "production_ps": float(settings["production_ps"]),
             "equilibration_ps": float(settings["equilibration_ps"]),
             "timestep_fs": float(settings["timestep_fs"]),
-            "force_field": c["force_field"],
-            "force_field_sha256": c.get("force_field_sha256") or "",
-            "polarizability_model": c.get("polarizability_model") or "",
-            "polarizability_model_sha256": c.get("polarizability_model_sha256") or "",
+            "force_field": c.force_field,
+            "force_field_sha256": c.force_field_sha256 or "",
+            "polarizability_model": c.polarizability_model or "",
+            "polarizability_model_sha256": c.polarizability_model_sha256 or "",
             "ionraman_version": settings["ionraman_version"],
         }
         total_ps = float(settings["production_ps"]) * max(1, int(row["n_seeds_ok"] or 1))
@@ -237,7 +241,7 @@ def build_tables(
         row["log10_D"] = math.log10(d) if d > 0 and row["diffusive"] is not False else math.nan
         rows.append(row)
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    order = {c["candidate"]: k for k, c in enumerate(candidates)}
+    order = {c.candidate: k for k, c in enumerate(candidates)}
     if not results.empty:
         results = results.sort_values(
             ["candidate", "temperature_K"],
@@ -252,7 +256,7 @@ def build_tables(
     return results, runs
 
 
-def metric_table(results: pd.DataFrame, points: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def metric_table(results: pd.DataFrame, points: Sequence[PointResult]) -> pd.DataFrame:
     """Long table of every panel metric per candidate × temperature (with log10 D* and the
     diffusive flag of ``results``), the input of
     :func:`~ionraman.screening.comparison.compare_metrics`."""
@@ -261,22 +265,22 @@ def metric_table(results: pd.DataFrame, points: Sequence[dict[str, Any]]) -> pd.
     index = {(r.candidate, float(r.temperature_K)): r for r in results.itertuples(index=False)}
     rows = []
     for p in points:
-        r = index.get((p["candidate"], float(p["temperature_K"])))
+        r = index.get((p.candidate, float(p.temperature_K)))
         if r is None:
             continue
-        for name, m in (p.get("panel") or {}).items():
+        for name, m in p.panel.items():
             rows.append(
                 {
-                    "candidate": p["candidate"],
-                    "temperature_K": float(p["temperature_K"]),
+                    "candidate": p.candidate,
+                    "temperature_K": float(p.temperature_K),
                     "metric": name,
-                    "description": m.get("description", ""),
-                    "value": _f(m.get("mean")),
-                    "err": _f(m.get("err")),
-                    "run_err": _f(m.get("run_err")),
-                    "std_seeds": _f(m.get("std_seeds")),
-                    "n_seeds": int(m.get("n") or 0),
-                    "production_ps": r.production_ps * max(1, int(m.get("n") or 1)),
+                    "description": p.panel_descriptions.get(name, ""),
+                    "value": _f(m.mean),
+                    "err": _f(m.err),
+                    "run_err": _f(m.run_err),
+                    "std_seeds": _f(m.std_seeds),
+                    "n_seeds": int(m.n or 0),
+                    "production_ps": r.production_ps * max(1, int(m.n or 1)),
                     "log10_D": r.log10_D,
                     "diffusive": r.diffusive,
                 }
@@ -313,7 +317,7 @@ _COLUMN = {
 def rank_candidates(
     results: pd.DataFrame,
     arrhenius: dict[str, dict[str, Any]],
-    candidates: Sequence[dict[str, Any]],
+    candidates: Sequence[CandidateInfo],
     *,
     by: str = "auto",
     temperature_k: float | None = None,
@@ -341,7 +345,7 @@ def rank_candidates(
     t_ref = _reference_temperature(results, temperature_k)
     rows = []
     for c in candidates:
-        name = c["candidate"]
+        name = c.candidate
         sub = results[results["candidate"] == name]
         at = sub[np.isclose(sub["temperature_K"], t_ref)] if t_ref is not None else sub.iloc[:0]
         r = at.iloc[0] if len(at) else None
@@ -350,8 +354,8 @@ def rank_candidates(
         s_fit = arr.get("sigma", {})
         row = {
             "candidate": name,
-            "structure": c["structure"],
-            "n_atoms": c["n_atoms"],
+            "structure": c.structure,
+            "n_atoms": c.n_atoms,
             "temperature_K": t_ref,
             "lowfreq_fraction": _f(None if r is None else r["lowfreq_fraction"]),
             "lowfreq_fraction_err": _f(None if r is None else r["lowfreq_fraction_err"]),
@@ -378,7 +382,7 @@ def rank_candidates(
             "arrhenius_status": d_fit.get("status", "not run"),
             "n_temperatures": len(sub),
             "spectrum_status": "" if r is None else r["spectrum_status"],
-            "force_field": c["force_field"],
+            "force_field": c.force_field,
         }
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -3,7 +3,8 @@
 :class:`CartesianTensorModel` (``"cartesian-tensor"``): exactly equivariant sum of atomic
 contributions built from Cartesian moment tensors, Δ-learned on the bond-polarizability
 baseline, ensemble spread and a training-domain check (:class:`FeatureDomain`) as uncertainty.
-See :mod:`ionraman.polarizability.models.cartesian`.
+See :mod:`ionraman.polarizability.models.cartesian` (the model) and
+:mod:`ionraman.polarizability.models.fitting` (:func:`fit_ensemble`, :func:`fit_model`).
 """
 
 from ionraman.polarizability.labelled import load_labelled
@@ -11,13 +12,12 @@ from ionraman.polarizability.models.cartesian import (
     MODEL_NAME,
     CartesianModelConfig,
     CartesianTensorModel,
-    FitReport,
     Prediction,
     StorePrediction,
-    fit_model,
     predict_store,
 )
 from ionraman.polarizability.models.domain import FeatureDomain
+from ionraman.polarizability.models.fitting import FitReport, fit_ensemble, fit_model
 
 __all__ = [
     "MODEL_NAME",
@@ -27,6 +27,7 @@ __all__ = [
     "FitReport",
     "Prediction",
     "StorePrediction",
+    "fit_ensemble",
     "fit_model",
     "load_labelled",
     "predict_store",

@@ -40,10 +40,13 @@ Why this design
   split of 3 structures stopped every member at epoch 1 on the Na–Sb–S data (models README).
   ``solver="ridge"`` solves linear heads in closed form instead (kernel ridge on the same
   features).
-* **Spectra depend on fluctuations**: the loss adds to the error of the full tensor a term on
-  δα = α − ⟨α⟩ (means over structures of the same composition and size), both normalised by
-  the variance of their targets, so the mean polarizability (irrelevant to a spectrum) does not
-  dominate the fit.
+* **Spectra depend on fluctuations**: the fit weights δα = α − ⟨α⟩ (fluctuations about the
+  mean of structures of the same composition and size) as well as α, so the mean
+  polarizability (irrelevant to a spectrum) does not dominate it.
+
+Fitting (validation split, baseline, normalisation, loss, the two solvers, the fit report and
+``ionraman polarizability fit``) is :mod:`ionraman.polarizability.models.fitting`, which uses
+this module.
 
 Units: Å, Å³. Persisted as one ``torch.save`` file of tensors and plain Python values, read back
 with ``torch.load(..., weights_only=True)``.
@@ -68,10 +71,8 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ionraman._io import atomic_path, file_sha256, package_versions
-from ionraman.conventions import POLARIZABILITY_KEY
 from ionraman.errors import InputError
 from ionraman.polarizability.bond_model import BondPolarizabilityModel
-from ionraman.polarizability.labelled import load_labelled
 from ionraman.polarizability.models.domain import FeatureDomain
 from ionraman.polarizability.models.features import (
     I6,
@@ -85,7 +86,7 @@ from ionraman.polarizability.models.neighbours import (
     segment_frames,
 )
 from ionraman.polarizability.protocol import StoreAlpha
-from ionraman.validate import check_count, check_output_file
+from ionraman.validate import check_count
 
 MODEL_NAME = "cartesian-tensor"
 MODEL_FORMAT = "ionraman-polarizability-model"
@@ -96,7 +97,7 @@ SOLVERS = ("adam", "ridge")
 
 
 # ----------------------------------------------------------------------------------------------
-# configuration and results
+# configuration and predictions
 # ----------------------------------------------------------------------------------------------
 @dataclass
 class CartesianModelConfig:
@@ -107,9 +108,9 @@ class CartesianModelConfig:
     per-species MLPs (``solver="adam"`` only; ridge heads are linear).
     Fit: ``solver`` ``"adam"`` (default: MLP heads, gradient descent) or ``"ridge"`` (linear
     heads solved in closed form, penalty chosen from ``ridge_penalties`` by ``cv_folds``-fold
-    cross-validation over the training structures; see
-    :meth:`CartesianTensorModel._train_ridge`: deterministic and 15–40× faster to fit, less
-    accurate on the Na–Sb–S data, models README). ``ensemble_size`` members fitted on random
+    cross-validation over the training structures; see :func:`ionraman.polarizability.models.
+    fitting._train_ridge`: deterministic and 15–40× faster to fit, less accurate on the
+    Na–Sb–S data, models README). ``ensemble_size`` members fitted on random
     ``subsample`` fractions of the training split (seeds ``seed + k``); ``val_fraction`` of
     the data (when no validation set is given) for metrics, the spread threshold and, for
     ``adam``, early stopping (with few structures, 0: then the training loss stops it after
@@ -238,60 +239,23 @@ class StorePrediction(Prediction):
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class FitReport:
-    """What :meth:`CartesianTensorModel.fit` did; ``metrics`` per split (``train``,
-    ``validation``) for the ensemble and the baseline alone: RMSE of α per atom (Å³) and R² of
-    α and of δα (fluctuations about the group means); ``ridge``: the penalty grid, its
-    cross-validation losses and the chosen penalty (ridge solver); ``notes``: warnings about the
-    fit (printed by the command line); ``domain_radius``: per species, the training-domain radius
-    in the heads' feature metric (:mod:`~ionraman.polarizability.models.domain`)."""
-
-    n_train: int
-    n_validation: int
-    species: list[str]
-    epochs: list[int]  # adam: best epoch per member (ridge: zeros)
-    metrics: dict[str, dict[str, float]]
-    threshold_per_atom: float
-    seconds: float
-    config: dict[str, Any]
-    max_label_asymmetry: float = 0.0
-    ridge: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
-    domain_radius: dict[str, float | None] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 # ----------------------------------------------------------------------------------------------
-# labelled data
+# Voigt forms
 # ----------------------------------------------------------------------------------------------
-def _labels(frames: Sequence[Atoms], key: str) -> tuple[np.ndarray, float]:
-    mats = np.array([np.asarray(a.info[key], dtype=float).reshape(3, 3) for a in frames])
-    asym = np.abs(mats - mats.transpose(0, 2, 1)).max(axis=(1, 2)) / np.maximum(
-        np.abs(mats).max(axis=(1, 2)), 1e-30
-    )
-    return 0.5 * (mats + mats.transpose(0, 2, 1)), float(asym.max(initial=0.0))
-
-
 def _to6(m: np.ndarray) -> np.ndarray:
+    """3×3 tensors ``[..., 3, 3]`` → Voigt order ``[..., 6]`` (xx, yy, zz, yz, xz, xy)."""
     return np.stack(
         [m[..., 0, 0], m[..., 1, 1], m[..., 2, 2], m[..., 1, 2], m[..., 0, 2], m[..., 0, 1]], -1
     )
 
 
 def _to33(v: np.ndarray) -> np.ndarray:
+    """Voigt order ``[..., 6]`` → symmetric 3×3 tensors ``[..., 3, 3]`` (inverse of
+    :func:`_to6`)."""
     xx, yy, zz, yz, xz, xy = np.moveaxis(v, -1, 0)
     return np.stack(
         [np.stack([xx, xy, xz], -1), np.stack([xy, yy, yz], -1), np.stack([xz, yz, zz], -1)], -2
     )
-
-
-def _group_ids(frames: Sequence[Atoms]) -> np.ndarray:
-    """Group of each structure for δα: same composition and size (full chemical formula)."""
-    names: dict[str, int] = {}
-    return np.array([names.setdefault(a.get_chemical_formula(), len(names)) for a in frames])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -352,8 +316,9 @@ def itertools_pairwise(seq: Sequence[int]) -> list[tuple[int, int]]:
 class CartesianTensorModel:
     """Ensemble of Cartesian-tensor polarizability models (see the module docstring).
 
-    Create with a config and :meth:`fit`, or :meth:`load` a saved one; then :meth:`predict`
-    structures or :meth:`predict_store` a trajectory store.
+    Create with a config and fit it (:func:`~ionraman.polarizability.models.fitting.
+    fit_ensemble`), or :meth:`load` a saved one; then :meth:`predict` structures or
+    :meth:`predict_store` a trajectory store.
     """
 
     def __init__(self, config: CartesianModelConfig | None = None, **overrides: Any) -> None:
@@ -370,8 +335,6 @@ class CartesianTensorModel:
         self.threshold_per_atom = math.inf
         self.domain: FeatureDomain | None = None
         self.report: dict[str, Any] = {}
-        self._epochs: list[int] = []
-        self._ridge_report: dict[str, Any] | None = None
         self._sha256: str | None = None
         self.source_path: Path | None = None
 
@@ -442,24 +405,6 @@ class CartesianTensorModel:
             )
         b = base[0].numpy() if base is not None else np.zeros(6)
         return q[0], t[0], channels, b
-
-    def _block_scale(self, std: torch.Tensor) -> torch.Tensor:
-        """Scale of the scalar features: one RMS standard deviation per feature block (radial
-        A⁰, A¹·A¹, A²:A², det A²), not per feature, so features that hardly vary in the
-        training data stay small instead of being blown up to unit variance (with tens of
-        structures, that is what keeps the heads from fitting noise directions)."""
-        assert self.descriptor is not None
-        d = self.descriptor
-        c, k = len(self.species), d.n_radial
-        sizes = [c * k, d.n_pairs * k, d.n_pairs * k, c * k]
-        out = torch.empty_like(std)
-        start = 0
-        for size in sizes:
-            block = std[start : start + size]
-            rms = float(torch.sqrt((block**2).mean())) if size else 1.0
-            out[start : start + size] = rms if rms > 1e-12 else 1.0
-            start += size
-        return out
 
     # ------------------------------------------------------------------ core evaluation
     def _heads_alpha(
@@ -768,402 +713,6 @@ class CartesianTensorModel:
             metadata=meta,
         )
 
-    # ------------------------------------------------------------------ fitting
-    def fit(
-        self,
-        data: str | os.PathLike[str] | Sequence[Atoms],
-        *,
-        validation: str | os.PathLike[str] | Sequence[Atoms] | None = None,
-        key: str = POLARIZABILITY_KEY,
-        verbose: bool = False,
-    ) -> FitReport:
-        """Fit the ensemble to labelled structures (``atoms.info[key]``, 3×3, Å³).
-
-        ``validation``: structures for early stopping, metrics and the spread threshold; by
-        default a random ``val_fraction`` of ``data`` (none with fewer than 5 structures, then
-        the training data stand in). Labels are symmetrised (the largest relative asymmetry is
-        reported).
-        """
-        t_start = time.perf_counter()
-        cfg = self.config
-        frames = load_labelled(data, key)
-        if isinstance(data, str | os.PathLike):
-            key_used = POLARIZABILITY_KEY
-        else:
-            key_used = key
-        rng = np.random.default_rng(cfg.seed)
-        if validation is not None:
-            val_frames = load_labelled(validation, key)
-            val_key = POLARIZABILITY_KEY if isinstance(validation, str | os.PathLike) else key
-            train_frames = frames
-        else:
-            n_val = round(cfg.val_fraction * len(frames)) if len(frames) >= 5 else 0
-            perm = rng.permutation(len(frames))
-            val_frames = [frames[i] for i in sorted(perm[:n_val])]
-            train_frames = [frames[i] for i in sorted(perm[n_val:])]
-            val_key = key_used
-        if not train_frames:
-            raise InputError("no training structures left after the validation split")
-        all_frames = train_frames + val_frames
-        notes = []
-        if cfg.solver == "adam" and 0 < len(val_frames) < 5:
-            notes.append(
-                f"early stopping on {len(val_frames)} validation structures stops at random: "
-                "with tens of structures, fit with val_fraction=0 (stops on the training loss; "
-                "measured in the models README)"
-            )
-        y_train, asym1 = _labels(train_frames, key_used)
-        y_val, asym2 = _labels(val_frames, val_key) if val_frames else (np.zeros((0, 3, 3)), 0.0)
-        species = sorted({s for a in all_frames for s in a.get_chemical_symbols()})
-        self._setup(species)
-        if cfg.baseline:
-            fit_set = []
-            for a, y in zip(train_frames, y_train, strict=True):
-                b = a.copy()
-                b.info = {POLARIZABILITY_KEY: y}
-                fit_set.append(b)
-            self._set_baseline(BondPolarizabilityModel().fit(fit_set))
-        else:
-            self._set_baseline(None)
-
-        feats = [self._structure_features(a, f"structure {n}") for n, a in enumerate(all_frames)]
-        n_tr = len(train_frames)
-        q_all = torch.cat([f[0] for f in feats])
-        t_all = torch.cat([f[1] for f in feats])
-        ch_all = torch.as_tensor(np.concatenate([f[2] for f in feats]))
-        sizes = np.array([len(a) for a in all_frames])
-        owner = torch.as_tensor(np.repeat(np.arange(len(all_frames)), sizes))
-        base = np.array([f[3] for f in feats])
-        y6 = _to6(np.concatenate([y_train, y_val]))
-        resid = y6 - base  # target of the learned part, [S, 6]
-        groups = _group_ids(all_frames)
-        is_train = np.arange(len(all_frames)) < n_tr
-
-        # normalisation from training atoms
-        train_atoms = owner < n_tr
-        c = len(self.species)
-        self.q_mean = torch.zeros(c, q_all.shape[1], dtype=torch.float64)
-        self.q_std = torch.ones(c, q_all.shape[1], dtype=torch.float64)
-        for z in range(c):
-            sel = train_atoms & (ch_all == z)
-            if sel.any():
-                self.q_mean[z] = q_all[sel].mean(0)
-                std = q_all[sel].std(0, unbiased=False) if sel.sum() > 1 else torch.ones(1)
-                self.q_std[z] = self._block_scale(std)
-        tt = t_all[train_atoms]
-        rms = torch.sqrt((tt**2 * torch.as_tensor(W6)).sum(-1).mean(0))
-        blocks = rms.view(3, -1)  # A², (A¹A¹)₀, (A²A²)₀: one scale per block, as for q
-        block_rms = torch.sqrt((blocks**2).mean(1, keepdim=True)).expand_as(blocks).reshape(-1)
-        self.t_scale = torch.where(block_rms > 1e-12, block_rms, torch.ones_like(block_rms))
-        per_atom = resid[is_train] / sizes[is_train, None]
-        self.y_scale = float(
-            max(np.sqrt((((per_atom - per_atom.mean(0)) ** 2) * W6).sum(-1).mean()), 1e-6)
-        )
-
-        train = self._train_ridge if cfg.solver == "ridge" else self._train
-        train(q_all, t_all, ch_all, owner, sizes, resid, groups, is_train, rng, verbose)
-        q_norm = self._normalised(q_all, ch_all)
-        self.domain = FeatureDomain.from_training(
-            q_norm[train_atoms], ch_all[train_atoms], owner[train_atoms], c,
-            quantile=cfg.domain_quantile, seed=cfg.seed,
-        )
-        outside, rho_max = self.domain.frame_summary(self.domain.ratios(q_norm, ch_all), sizes)
-
-        # evaluation, threshold
-        with torch.no_grad():
-            learned = self._heads_alpha(q_all, t_all, ch_all, owner, len(all_frames)).numpy()
-        members6 = learned + base[None]
-        pred = self._finish(members6, sizes.astype(float), outside, rho_max)
-        calib = ~is_train if (~is_train).any() else is_train
-        spreads = pred.spread_per_atom[calib]
-        if cfg.ensemble_size > 1 and spreads.size:
-            self.threshold_per_atom = float(
-                cfg.flag_factor * np.quantile(spreads, min(max(cfg.flag_quantile, 0.0), 1.0))
-            )
-        else:
-            self.threshold_per_atom = math.inf
-        metrics = {}
-        for name, sel in (("train", is_train), ("validation", ~is_train)):
-            if not sel.any():
-                continue
-            metrics[name] = _metrics(y6[sel], members6.mean(0)[sel], sizes[sel], groups[sel])
-            if self.baseline is not None:
-                for k_, v in _metrics(y6[sel], base[sel], sizes[sel], groups[sel]).items():
-                    metrics[name][f"baseline_{k_}"] = v
-        report = FitReport(
-            n_train=n_tr,
-            n_validation=len(val_frames),
-            species=self.species,
-            epochs=self._epochs,
-            ridge=self._ridge_report,
-            metrics=metrics,
-            threshold_per_atom=_finite_or_none(self.threshold_per_atom),  # type: ignore[arg-type]
-            seconds=time.perf_counter() - t_start,
-            config=cfg.to_dict(),
-            max_label_asymmetry=max(asym1, asym2),
-            notes=notes,
-            domain_radius=dict(
-                zip(self.species, map(_finite_or_none, self.domain.radius), strict=True)
-            ),
-        )
-        self.report = report.to_json()
-        self._sha256 = None
-        return report
-
-    def _train(
-        self,
-        q_all: torch.Tensor,
-        t_all: torch.Tensor,
-        ch_all: torch.Tensor,
-        owner: torch.Tensor,
-        sizes: np.ndarray,
-        resid: np.ndarray,
-        groups: np.ndarray,
-        is_train: np.ndarray,
-        rng: np.random.Generator,
-        verbose: bool,
-    ) -> None:
-        assert self.heads is not None
-        cfg = self.config
-        k_members = cfg.ensemble_size
-        n_struct = len(sizes)
-        train_idx = np.flatnonzero(is_train)
-        val_idx = np.flatnonzero(~is_train)
-        # member masks over structures
-        masks = np.zeros((k_members, n_struct))
-        for k, chosen in enumerate(self._member_subsets(train_idx, rng)):
-            masks[k, chosen] = 1.0
-        val_mask = np.zeros(n_struct)
-        val_mask[val_idx if val_idx.size else train_idx] = 1.0
-
-        y = torch.as_tensor(resid / sizes[:, None])  # per-atom target [S, 6]
-        inv_n = torch.as_tensor(1.0 / sizes)[:, None]
-        w6 = torch.as_tensor(W6)
-        g = torch.as_tensor(groups)
-        n_groups = int(groups.max()) + 1
-        var_full, var_delta = _loss_scales(resid, sizes, groups, is_train)
-
-        def losses(pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            """Per-member loss ``[K]``; ``pred [K, S, 6]`` α of the learned part."""
-            e = pred * inv_n - y  # [K, S, 6]
-            wsum = mask.sum(1).clamp_min(1.0)
-            full = ((e**2 * w6).sum(-1) * mask).sum(1) / wsum
-            gsum = torch.zeros(e.shape[0], n_groups, 6, dtype=e.dtype).index_add_(
-                1, g, e * mask[..., None]
-            )
-            gcnt = torch.zeros(e.shape[0], n_groups, dtype=e.dtype).index_add_(1, g, mask)
-            gmean = gsum / gcnt.clamp_min(1.0)[..., None]
-            de = e - gmean[:, g]
-            delta = ((de**2 * w6).sum(-1) * mask).sum(1) / wsum
-            return full / var_full + cfg.delta_weight * delta / var_delta
-
-        gen = torch.Generator().manual_seed(int(cfg.seed))
-        self.heads.reset(gen)
-        # per-species isotropic constants of the learned part: least squares on the trace
-        counts = np.zeros((n_struct, len(self.species)))
-        np.add.at(counts, (owner.numpy(), ch_all.numpy()), 1.0)
-        iso = resid[:, :3].mean(1)
-        sol, *_ = np.linalg.lstsq(counts[is_train], iso[is_train], rcond=None)
-        with torch.no_grad():
-            last = len(self.heads.widths) - 2
-            for z, s in enumerate(self.species):
-                self.heads.weights[f"{s}_b{last}"][:, 0, 0] = float(sol[z]) / self.y_scale
-        train_masks = torch.as_tensor(masks)
-        vmask = torch.as_tensor(val_mask)[None].expand(k_members, -1)
-        opt = torch.optim.AdamW(
-            self.heads.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
-        )
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-            opt, T_max=max(cfg.max_epochs, 1), eta_min=cfg.learning_rate / 20
-        )
-        best = torch.full((k_members,), math.inf, dtype=torch.float64)
-        best_epoch = np.zeros(k_members, dtype=int)
-        best_state = copy.deepcopy(self.heads.state_dict())
-        since = np.zeros(k_members, dtype=int)
-        epoch = 0
-        for epoch in range(1, cfg.max_epochs + 1):
-            opt.zero_grad(set_to_none=True)
-            pred = self._heads_alpha(q_all, t_all, ch_all, owner, n_struct)
-            loss_k = losses(pred, train_masks)
-            loss_k.sum().backward()
-            opt.step()
-            sched.step()
-            with torch.no_grad():
-                pred = self._heads_alpha(q_all, t_all, ch_all, owner, n_struct)
-                val_k = losses(pred, vmask)
-            improved = (val_k < best * (1 - 1e-6)).numpy()
-            if improved.any():
-                state = self.heads.state_dict()
-                for name, value in state.items():
-                    best_state[name][improved] = value[improved]
-                best[improved] = val_k[improved]
-                best_epoch[improved] = epoch
-            since = np.where(improved, 0, since + 1)
-            if verbose and epoch % 100 == 0:
-                print(f"epoch {epoch}: train {loss_k.detach().numpy()} val {val_k.numpy()}")
-            if (since >= cfg.patience).all():
-                break
-        self.heads.load_state_dict(best_state)
-        self._epochs = [int(e) for e in best_epoch]
-        self._ridge_report = None
-
-    def _train_ridge(
-        self,
-        q_all: torch.Tensor,
-        t_all: torch.Tensor,
-        ch_all: torch.Tensor,
-        owner: torch.Tensor,
-        sizes: np.ndarray,
-        resid: np.ndarray,
-        groups: np.ndarray,
-        is_train: np.ndarray,
-        rng: np.random.Generator,
-        verbose: bool,
-    ) -> None:
-        """Linear heads in closed form: kernel (dual) ridge regression.
-
-        With linear heads the learned α of a structure is linear in the head weights θ:
-        α₆(S) = F(S) θ, where a column of ``F`` is, for one central species Z, input ``j``
-        (a constant or a normalised invariant q̃ⱼ) and output channel ``c`` (the identity or an
-        ℓ = 2 tensor T̂ₘ), the sum over the Z atoms of S of q̃ᵢⱼ · basis_c(i). The loss of
-        :meth:`_train` (per-atom full tensor / its variance + ``delta_weight`` × δα / its
-        variance, Voigt weights) is then a weighted least-squares problem in θ. It has
-        species × (1 + n_scalar) × (1 + n_tensor) unknowns (tens of thousands) for 6 values
-        per structure, so it is solved in the dual: c = (K + λI)⁻¹ r with the Gram matrix K of
-        the loss rows, θ = Aᵀc (the minimum-norm solution as λ → 0), which costs O(rows²·P)
-        and never forms a P × P matrix. This is kernel ridge regression with the linear kernel
-        of these equivariant features, the small-data approach of symmetry-adapted Gaussian
-        process regression of polarizabilities. λ is chosen from ``ridge_penalties`` by
-        ``cv_folds``-fold cross-validation over the training structures (the same loss on
-        the left-out fold); each ensemble member is then solved on its ``subsample`` of the
-        training structures.
-
-        Memory: the design matrices of all structures, 8 × S × 6 × P bytes in total (about
-        0.5 GB for 120 16-atom structures of four species).
-        """
-        assert self.heads is not None
-        cfg = self.config
-        n_struct = len(sizes)
-        train_idx = np.flatnonzero(is_train)
-        var_full, var_delta = _loss_scales(resid, sizes, groups, is_train)
-        w = np.sqrt(np.asarray(W6))
-        # weighted per-atom design [S*6, P_z] per species and targets [S*6]
-        designs = self._ridge_designs(q_all, t_all, ch_all, owner, n_struct)
-        scale = (w[None, :] / sizes[:, None]).reshape(-1)
-        designs = [d * scale[:, None] for d in designs]
-        target = (resid / sizes[:, None] * w[None, :]).reshape(-1)
-        gram = sum(d @ d.T for d in designs)  # [S*6, S*6]
-
-        def mixing(idx: np.ndarray) -> np.ndarray:
-            """Rows of the loss over structures ``idx`` as combinations of their design rows:
-            full-tensor rows, then δα rows (group means over ``idx`` removed)."""
-            n = idx.size
-            centre = np.eye(n)
-            g = groups[idx]
-            for gid in np.unique(g):
-                sel = np.flatnonzero(g == gid)
-                centre[np.ix_(sel, sel)] -= 1.0 / sel.size
-            m = np.vstack(
-                [np.eye(n) / math.sqrt(var_full), centre * math.sqrt(cfg.delta_weight / var_delta)]
-            )
-            return np.kron(m, np.eye(6))
-
-        def rows(idx: np.ndarray) -> np.ndarray:
-            return (idx[:, None] * 6 + np.arange(6)[None]).reshape(-1)
-
-        def solve(idx: np.ndarray, lams: Sequence[float]) -> list[np.ndarray]:
-            """Dual coefficients on the design rows of ``idx`` ([len(idx)*6]), one per penalty
-            (the Gram matrix of the loss rows is formed once)."""
-            m, r = mixing(idx), rows(idx)
-            k, rhs = m @ gram[np.ix_(r, r)] @ m.T, m @ target[r]
-            eye = np.eye(k.shape[0])
-            return [m.T @ np.linalg.solve(k + lam * eye, rhs) for lam in lams]
-
-        def loss(idx: np.ndarray, pred: np.ndarray) -> float:
-            """Loss of predictions ``pred`` ([len(idx)*6], weighted per-atom) on ``idx``."""
-            e = mixing(idx) @ (pred - target[rows(idx)])
-            return float((e**2).sum() / idx.size)
-
-        # penalty by k-fold cross-validation over the training structures
-        penalties = list(cfg.ridge_penalties)
-        n_folds = min(cfg.cv_folds, train_idx.size)
-        cv = np.full(len(penalties), math.nan)
-        if n_folds >= 2:
-            folds = np.array_split(rng.permutation(train_idx), n_folds)
-            cv[:] = 0.0
-            for fold in folds:
-                fit_idx = np.setdiff1d(train_idx, fold)
-                cross = gram[np.ix_(rows(fold), rows(fit_idx))]
-                for p, u in enumerate(solve(fit_idx, penalties)):
-                    cv[p] += loss(fold, cross @ u) * fold.size / train_idx.size
-            best = int(np.argmin(cv))
-        else:
-            best = len(penalties) // 2
-        lam = penalties[best]
-        if verbose:
-            for p, x in zip(penalties, cv, strict=True):
-                print(f"ridge penalty {p:g}: cross-validation loss {x:.4g}")
-
-        # ensemble members on subsamples, written into the linear heads
-        n_scalar = self.heads.widths[0]
-        with torch.no_grad():
-            for k, idx in enumerate(self._member_subsets(train_idx, rng)):
-                (u,) = solve(idx, [lam])
-                for z, symbol in enumerate(self.species):
-                    theta = designs[z][rows(idx)].T @ u / self.y_scale  # [(1+ns)*(1+nt)]
-                    theta = theta.reshape(1 + n_scalar, -1)
-                    self.heads.weights[f"{symbol}_b0"][k, 0] = torch.as_tensor(theta[0])
-                    self.heads.weights[f"{symbol}_w0"][k] = torch.as_tensor(theta[1:])
-                    self.heads.weights[f"{symbol}_skip"][k].zero_()
-        self._epochs = [0] * cfg.ensemble_size
-        self._ridge_report = {
-            "penalties": penalties,
-            "cv_loss": [None if math.isnan(x) else float(x) for x in cv],
-            "cv_folds": int(n_folds),
-            "penalty": lam,
-        }
-
-    def _member_subsets(
-        self, train_idx: np.ndarray, rng: np.random.Generator
-    ) -> list[np.ndarray]:
-        """Training structures of each ensemble member (sorted): a random ``subsample``
-        fraction, drawn without replacement; all of them for a single member."""
-        k_members = self.config.ensemble_size
-        if k_members == 1:
-            return [train_idx]
-        n_sub = max(1, math.ceil(self.config.subsample * train_idx.size))
-        return [np.sort(rng.choice(train_idx, n_sub, replace=False)) for _ in range(k_members)]
-
-    def _ridge_designs(
-        self,
-        q_all: torch.Tensor,
-        t_all: torch.Tensor,
-        ch_all: torch.Tensor,
-        owner: torch.Tensor,
-        n_struct: int,
-    ) -> list[np.ndarray]:
-        """Design matrices of the linear heads per species, ``[S*6, (1+ns)*(1+nt)]``: column
-        (j, c) of structure S, Voigt component x, is Σ_{i∈S, Z} q̃ᵢⱼ basis_c(i)ₓ with q̃ᵢ₀ = 1,
-        basis₀ = I and basis_m = T̂ᵢₘ / t_scaleₘ, the same terms :meth:`_heads_alpha` sums."""
-        i6 = np.asarray(I6)
-        t_scale = self.t_scale.numpy()
-        out = []
-        for z in range(len(self.species)):
-            sel = (ch_all == z).numpy()
-            q = ((q_all[sel] - self.q_mean[z]) / self.q_std[z]).numpy()
-            q1 = np.concatenate([np.ones((q.shape[0], 1)), q], axis=1)  # [A, 1+ns]
-            basis = np.concatenate(
-                [np.broadcast_to(i6, (q.shape[0], 1, 6)), t_all[sel].numpy() / t_scale[:, None]],
-                axis=1,
-            )  # [A, 1+nt, 6]
-            own = owner.numpy()[sel]
-            design = np.zeros((n_struct, 6, q1.shape[1], basis.shape[1]))
-            for s_ in np.unique(own):
-                a = own == s_
-                design[s_] = np.einsum("aj,acx->xjc", q1[a], basis[a])
-            out.append(design.reshape(n_struct * 6, -1))
-        return out
-
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild the model: tensors and plain Python values only."""
@@ -1256,39 +805,6 @@ class CartesianTensorModel:
 # ----------------------------------------------------------------------------------------------
 # entry points for the command line
 # ----------------------------------------------------------------------------------------------
-def fit_model(
-    data: str | os.PathLike[str] | Sequence[Atoms],
-    out: str | os.PathLike[str],
-    *,
-    validation: str | os.PathLike[str] | Sequence[Atoms] | None = None,
-    key: str = POLARIZABILITY_KEY,
-    config: CartesianModelConfig | None = None,
-    **overrides: Any,
-) -> tuple[CartesianTensorModel, FitReport]:
-    """Fit a model to labelled structures and save it (``ionraman polarizability fit``).
-
-    Writes the model to ``out`` (one ``.pt`` file) and the fit report (metrics, epochs,
-    threshold, hyperparameters, provenance) to ``out`` with suffix ``.fit.json``.
-    ``overrides`` are :class:`CartesianModelConfig` fields (e.g. ``ensemble_size=4``).
-    """
-    from ionraman._io import provenance, write_json_atomic
-
-    check_output_file(out)
-    model = CartesianTensorModel(config, **overrides)
-    report = model.fit(data, validation=validation, key=key)
-    out = model.save(out)
-    files = {"model": out}
-    if isinstance(data, str | os.PathLike):
-        files["data"] = Path(data)
-    if isinstance(validation, str | os.PathLike):
-        files["validation"] = Path(validation)
-    write_json_atomic(
-        out.with_suffix(".fit.json"),
-        {**report.to_json(), "provenance": provenance(model.config.to_dict(), files)},
-    )
-    return model, report
-
-
 def predict_store(
     traj_path: str | os.PathLike[str],
     model: str | os.PathLike[str] | CartesianTensorModel,
@@ -1336,44 +852,6 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return obj
-
-
-def _loss_scales(
-    resid: np.ndarray, sizes: np.ndarray, groups: np.ndarray, is_train: np.ndarray
-) -> tuple[float, float]:
-    """Normalisations of the two loss terms from the training targets (per atom, Voigt
-    weights): variance of the full tensor and of δα (group means removed)."""
-    yt = resid[is_train] / sizes[is_train, None]
-    var_full = float(((yt - yt.mean(0)) ** 2 * W6).sum(-1).mean())
-    n_groups = int(groups.max()) + 1
-    gm = np.zeros((n_groups, 6))
-    np.add.at(gm, groups[is_train], yt)
-    cnt = np.bincount(groups[is_train], minlength=n_groups)[:, None]
-    gm = gm / np.maximum(cnt, 1)
-    var_delta = float(((yt - gm[groups[is_train]]) ** 2 * W6).sum(-1).mean())
-    var_full = max(var_full, 1e-30)
-    var_delta = var_delta if var_delta > 1e-12 * var_full else var_full
-    return var_full, var_delta
-
-
-def _metrics(
-    y6: np.ndarray, p6: np.ndarray, sizes: np.ndarray, groups: np.ndarray
-) -> dict[str, float]:
-    """RMSE of α per atom (Å³, Frobenius/3) and R² of α and of δα (group means removed)."""
-    w = np.asarray(W6)
-    yn, pn = y6 / sizes[:, None], p6 / sizes[:, None]
-    err = ((pn - yn) ** 2 * w).sum(-1)
-    out = {"rmse_per_atom_A3": float(np.sqrt(err.mean() / 9.0))}
-    tot = (((yn - yn.mean(0)) ** 2) * w).sum()
-    out["r2_alpha"] = float(1 - err.sum() / tot) if tot > 0 else math.nan
-    dy, dp = yn.copy(), pn.copy()
-    for gid in np.unique(groups):
-        sel = groups == gid
-        dy[sel] -= yn[sel].mean(0)
-        dp[sel] -= pn[sel].mean(0)
-    dtot = ((dy**2) * w).sum()
-    out["r2_delta_alpha"] = float(1 - (((dp - dy) ** 2) * w).sum() / dtot) if dtot > 0 else math.nan
-    return out
 
 
 def neighbour_backend() -> str:

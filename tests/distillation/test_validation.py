@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ionraman.conventions import SPEED_OF_LIGHT_CM_S
-from ionraman.forcefields.validation import partial_rdf, vdos
+from ionraman.distillation.validation import partial_rdf, vdos
 from ionraman.structures import get_structure
 from ionraman.trajectory import TrajectoryWriter
 
@@ -66,7 +66,7 @@ def _walk_store(path, sigma_A: float, seed: int, n_frames: int = 1000, dt_fs: fl
 
 
 def test_diffusion_comparison_resolved_and_unresolved(tmp_path):
-    from ionraman.forcefields.validation import compare_student_teacher
+    from ionraman.distillation.validation import compare_student_teacher
 
     teacher = _walk_store(tmp_path / "teacher.h5", 0.1, seed=1)
     same = _walk_store(tmp_path / "same.h5", 0.1, seed=2)

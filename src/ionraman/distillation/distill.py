@@ -57,9 +57,15 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
 from ionraman._io import atomic_path, file_sha256, package_versions, write_json_atomic
+from ionraman.distillation.explore import explore, select_by_grade, trajectory_frames
 from ionraman.errors import InputError
-from ionraman.forcefields.explore import explore, select_by_grade, trajectory_frames
-from ionraman.forcefields.nep import STUDENT_META, NEPHyperparameters, nep_elements, train_nep
+from ionraman.forcefields.nep import (
+    STUDENT_META,
+    NEPHyperparameters,
+    element_order,
+    nep_elements,
+    train_nep,
+)
 from ionraman.forcefields.registry import (
     DEFAULT_FORCE_FIELD,
     LoadedForceField,
@@ -67,10 +73,6 @@ from ionraman.forcefields.registry import (
     load_force_field,
 )
 from ionraman.validate import check_output_dir, check_temperature
-
-NEP_ELEMENT_ORDER = ("Na", "Ag", "Li", "K", "Sb", "P", "W", "Ge", "Sn", "Si", "S", "Se", "I", "O")
-"""Preferred element order of a student's ``type`` line (others follow alphabetically)."""
-
 
 STOPPING_RULE_FIELDS = ("max_iterations", "force_rmse_target_meV_A", "stability_tolerance",
                         "bond_tolerance", "check_frames")
@@ -226,13 +228,6 @@ class DistillResult:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def element_order(symbols: Sequence[str]) -> list[str]:
-    """Student element order: :data:`NEP_ELEMENT_ORDER` first, then the rest alphabetically."""
-    present = set(symbols)
-    first = [e for e in NEP_ELEMENT_ORDER if e in present]
-    return first + sorted(present - set(first))
 
 
 def label_frames(

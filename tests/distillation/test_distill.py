@@ -19,16 +19,11 @@ from ase.io import read
 pytest.importorskip("torchnep")
 pytest.importorskip("calorine")
 
+from ionraman.distillation.distill import DistillSettings, distill, label_frames
 from ionraman.errors import InputError
 from ionraman.forcefields import load_force_field
 from ionraman.forcefields.builtin import register_student
-from ionraman.forcefields.distill import (
-    DistillSettings,
-    distill,
-    element_order,
-    label_frames,
-)
-from ionraman.forcefields.nep import NEPHyperparameters, nep_elements
+from ionraman.forcefields.nep import NEPHyperparameters, element_order, nep_elements
 from ionraman.forcefields.registry import _REGISTRY
 from ionraman.structures import get_structure
 
