@@ -18,7 +18,7 @@ What is measured (one process, same frames):
   rattled frames (a new neighbour list every frame: the worst case). Without ``--model`` an
   ensemble with default hyperparameters is fitted on synthetic 16-atom data first (speed does
   not depend on the fit quality, only on the hyperparameters).
-* ``bond-polarizability`` (the physics baseline): ``predict_many`` on the same frames.
+* ``bond-polarizability`` (the physics baseline): ``predict_alpha`` on the same frames.
 * ``mace`` (optional peer): mace-torch pins e3nn 0.4.4, which conflicts with the e3nn 0.6 of
   this environment (sevenn), so MACE runs in its own virtual environment as a subprocess:
   ``--mace-python`` is that environment's interpreter (``python -m venv /opt/mace-venv &&
@@ -209,7 +209,7 @@ def accuracy(args: argparse.Namespace, report: dict) -> CartesianTensorModel:
         pred = model.predict(test, dtype="float64")
         rows: dict[str, dict] = {
             "bond-polarizability": {
-                **alpha_scores(test, ref, bond.predict_many(test)),
+                **alpha_scores(test, ref, bond.predict_alpha(test)),
                 "train_s": train_s["bond-polarizability"],
             },
             "cartesian-tensor": {
@@ -334,7 +334,7 @@ def run(args: argparse.Namespace) -> dict:
 
     bond: BondPolarizabilityModel = model.baseline or reference_bond_model()
     sub = rattled[: args.bond_frames]
-    r = _timed(lambda: bond.predict_many(sub), len(sub))
+    r = _timed(lambda: bond.predict_alpha(sub), len(sub))
     r.pop("_result")
     report["bond_model"] = r
     for key in ("cartesian_store_float32", "cartesian_store_float64"):

@@ -114,7 +114,7 @@ def fit_and_score(subset: list, tests: dict, args: argparse.Namespace, seed: int
         ref = reference_alpha(test, POLARIZABILITY_KEY)
         scores[name] = {"n_test": len(test)}
         for m, model in fitted.items():
-            pred = model.predict_many(test) if m == "bond" else model.predict(test).alpha
+            pred = model.predict_alpha(test) if m == "bond" else model.predict(test).alpha
             scores[name][m] = alpha_scores(test, ref, pred)
     return {"seed": seed, "fit_s": fit_s, "scores": scores}
 

@@ -123,7 +123,7 @@ def baseline() -> str:
         return f"No baseline yet: {len(train)} training and {len(test)} held-out labels.\n"
     model = BondPolarizabilityModel().fit(train)
     ref = reference_alpha(test)
-    s = alpha_scores(test, ref, model.predict_many(test))
+    s = alpha_scores(test, ref, model.predict_alpha(test))
     return (
         f"Bond-polarizability baseline (`BondPolarizabilityModel().fit(train)`, {len(train)} "
         f"training labels) on {len(test)} held-out labels: RMSE α {s['rmse_A3']:.2f} Å³ "

@@ -36,18 +36,20 @@ def _reference_model() -> BondPolarizabilityModel:
 def test_rotation_equivariance_and_translation_invariance() -> None:
     atoms = _na3sbs4(0.1, 1)
     model = _reference_model()
-    alpha = model.predict(atoms)
+    alpha = model.predict_one(atoms)
     rot = Rotation.random(random_state=3).as_matrix()
     rotated = atoms.copy()
     rotated.set_cell(atoms.cell @ rot.T, scale_atoms=False)
     rotated.positions = atoms.positions @ rot.T
-    np.testing.assert_allclose(model.predict(rotated), rot @ alpha @ rot.T, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        model.predict_one(rotated), rot @ alpha @ rot.T, rtol=1e-10, atol=1e-10
+    )
     shifted = atoms.copy()
     shifted.translate([0.3, -1.1, 2.0])
     shifted.wrap()
-    np.testing.assert_allclose(model.predict(shifted), alpha, atol=1e-10)
+    np.testing.assert_allclose(model.predict_one(shifted), alpha, atol=1e-10)
     perm = atoms[np.random.default_rng(0).permutation(len(atoms))]
-    np.testing.assert_allclose(model.predict(perm), alpha, atol=1e-10)
+    np.testing.assert_allclose(model.predict_one(perm), alpha, atol=1e-10)
     np.testing.assert_allclose(alpha, alpha.T, atol=1e-12)
 
 
@@ -55,7 +57,7 @@ def test_supercell_is_extensive() -> None:
     atoms = _na3sbs4(0.05, 2)
     model = _reference_model()
     np.testing.assert_allclose(
-        model.predict(atoms * (2, 2, 2)), 8 * model.predict(atoms), rtol=1e-10
+        model.predict_one(atoms * (2, 2, 2)), 8 * model.predict_one(atoms), rtol=1e-10
     )
 
 
@@ -64,7 +66,7 @@ def _labelled(truth: BondPolarizabilityModel, n: int) -> list:
     data = []
     for seed in range(n):
         at = _na3sbs4(0.08, seed)
-        at.info["REF_polarizability"] = truth.predict(at)
+        at.info["REF_polarizability"] = truth.predict_one(at)
         data.append(at)
     return data
 
@@ -74,9 +76,9 @@ def test_fit_recovers_parameters_from_exact_labels() -> None:
     data = _labelled(truth, 12)
     fitted = BondPolarizabilityModel().fit(data, ridge=1e-10)  # the unpenalised estimator
     for at in data:
-        np.testing.assert_allclose(fitted.predict(at), at.info["REF_polarizability"], atol=1e-6)
+        np.testing.assert_allclose(fitted.predict_one(at), at.info["REF_polarizability"], atol=1e-6)
     test = _na3sbs4(0.08, 99)
-    np.testing.assert_allclose(fitted.predict(test), truth.predict(test), rtol=1e-5)
+    np.testing.assert_allclose(fitted.predict_one(test), truth.predict_one(test), rtol=1e-5)
 
 
 def _w_doped(rattle: float, seed: int):
@@ -100,7 +102,7 @@ def test_default_ridge_bounds_the_constants_of_a_rare_stoichiometry() -> None:
 
     def label(at):
         noise = rng.normal(0.0, 0.3, (3, 3))
-        at.info["REF_polarizability"] = truth.predict(at) + (noise + noise.T) / 2
+        at.info["REF_polarizability"] = truth.predict_one(at) + (noise + noise.T) / 2
         return at
 
     data = [label(_na3sbs4(0.1, s)) for s in range(12)]
@@ -108,7 +110,7 @@ def test_default_ridge_bounds_the_constants_of_a_rare_stoichiometry() -> None:
     test = _w_doped(0.1, 999)
 
     def error(model: BondPolarizabilityModel) -> float:
-        return float(np.sqrt(np.mean((model.predict(test) - truth.predict(test)) ** 2)))
+        return float(np.sqrt(np.mean((model.predict_one(test) - truth.predict_one(test)) ** 2)))
 
     default = BondPolarizabilityModel().fit(data)
     unpenalised = BondPolarizabilityModel().fit(data, ridge=1e-8)
@@ -122,7 +124,7 @@ def test_save_load_round_trip(tmp_path) -> None:
     path = model.save(tmp_path / "bond.json")
     loaded = BondPolarizabilityModel.load(path)
     atoms = _na3sbs4(0.05, 4)
-    np.testing.assert_allclose(loaded.predict(atoms), model.predict(atoms), rtol=1e-12)
+    np.testing.assert_allclose(loaded.predict_one(atoms), model.predict_one(atoms), rtol=1e-12)
 
 
 def test_errors() -> None:
@@ -131,7 +133,7 @@ def test_errors() -> None:
     with pytest.raises(InputError, match="ridge"):
         BondPolarizabilityModel().fit(_labelled(_reference_model(), 2), ridge=-1.0)
     with pytest.raises(InputError, match="not fitted"):
-        BondPolarizabilityModel().predict(_na3sbs4())
+        BondPolarizabilityModel().predict_one(_na3sbs4())
     agi = crystal(
         ["Ag", "I"],
         basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
@@ -139,7 +141,7 @@ def test_errors() -> None:
         cellpar=[4, 4, 4, 90, 90, 90],
     )
     with pytest.raises(InputError, match="no parameters for"):
-        _reference_model().predict(agi)
+        _reference_model().predict_one(agi)
 
 
 def test_cli_fit_bond_with_element_filter(tmp_path, capsys) -> None:
@@ -165,7 +167,7 @@ def test_cli_fit_bond_with_element_filter(tmp_path, capsys) -> None:
     assert "fitted on 10 structures" in res.output
     fitted = BondPolarizabilityModel.load(out)
     test = _na3sbs4(0.08, 99)
-    np.testing.assert_allclose(fitted.predict(test), truth.predict(test), rtol=1e-5)
+    np.testing.assert_allclose(fitted.predict_one(test), truth.predict_one(test), rtol=1e-5)
     import json
 
     report = json.loads(out.with_suffix(".fit.json").read_text())

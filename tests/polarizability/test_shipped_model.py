@@ -20,7 +20,7 @@ def test_shipped_bond_model_covers_w_and_predicts_held_out_labels():
     assert any("W" in a.get_chemical_symbols() for a in frames)
     pred = predict_alpha(model, frames)
     assert pred.shape == (len(frames), 3, 3)
-    np.testing.assert_allclose(pred[0], model.predict(frames[0]))
+    np.testing.assert_allclose(pred[0], model.predict_one(frames[0]))
     scores = alpha_scores(frames, reference_alpha(frames, POLARIZABILITY_KEY), pred)
     # α ≈ 105–136 Å^3 per cell; measured when shipped: RMSE α 4.09, R² δα 0.907 (models README)
     assert scores["rmse_A3"] < 8.0
@@ -41,7 +41,7 @@ def test_shipped_learned_model_is_the_default_and_beats_the_baseline_on_held_out
     ref = reference_alpha(frames, POLARIZABILITY_KEY)
     pred = model.predict(frames)
     learned = alpha_scores(frames, ref, pred.alpha)
-    bond = alpha_scores(frames, ref, model.baseline.predict_many(frames))
+    bond = alpha_scores(frames, ref, model.baseline.predict_alpha(frames))
     assert learned["rmse_delta_A3"] < bond["rmse_delta_A3"]
     assert learned["r2_delta_alpha"] > 0.85 and learned["rmse_A3"] < 8.0
     # the t, c and W-doped held-out cells lie inside the training domain (no atom outside and

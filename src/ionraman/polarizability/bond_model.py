@@ -211,14 +211,10 @@ class BondPolarizabilityModel:
         )
         return pairs, species, theta
 
-    def predict(self, atoms: Atoms) -> np.ndarray:
+    def predict_one(self, atoms: Atoms) -> np.ndarray:
         """Polarizability of one structure, shape ``[3, 3]`` in Å³."""
         pairs, species, theta = self._theta(atoms)
         return (self._design(atoms, pairs, species) @ theta).reshape(3, 3)
-
-    def predict_many(self, frames: Iterable[Atoms]) -> np.ndarray:
-        """Polarizabilities of many structures, shape ``[S, 3, 3]`` in Å³."""
-        return np.array([self.predict(at) for at in frames])
 
     # ------------------------------------------------------------------ the model protocol
     kind = "bond-polarizability"
@@ -231,7 +227,7 @@ class BondPolarizabilityModel:
     def predict_alpha(self, frames: Iterable[Atoms]) -> np.ndarray:
         """α of structures, ``[S, 3, 3]`` Å³ (:class:`~ionraman.polarizability.protocol.
         PolarizabilityModel`)."""
-        return np.asarray(self.predict_many(frames), dtype=float).reshape(-1, 3, 3)
+        return np.array([self.predict_one(at) for at in frames], dtype=float).reshape(-1, 3, 3)
 
     def alpha_of_store(
         self,
@@ -246,7 +242,7 @@ class BondPolarizabilityModel:
         from ionraman.trajectory import open_trajectory
 
         with open_trajectory(path) as traj:
-            alpha = self.predict_many(traj.get_atoms(k) for k in range(len(traj)))
+            alpha = self.predict_alpha(traj.get_atoms(k) for k in range(len(traj)))
         return StoreAlpha(np.asarray(alpha, dtype=float), {"model_kind": self.kind})
 
     # ------------------------------------------------------------------ persistence
@@ -335,7 +331,7 @@ def fit_bond_model(
             raise InputError(f"{data}: no labelled structure made only of {sorted(allowed)}")
     model = BondPolarizabilityModel().fit(frames, ridge=ridge)
     ref = reference_alpha(frames, POLARIZABILITY_KEY)
-    rmse = float(np.sqrt(np.mean((model.predict_many(frames) - ref) ** 2)))
+    rmse = float(np.sqrt(np.mean((model.predict_alpha(frames) - ref) ** 2)))
     out = model.save(out)
     report: dict[str, object] = {
         "model": "bond-polarizability",

@@ -138,11 +138,12 @@ class DiffusionResult:
     def D_std_cm2_s(self) -> float:
         return self.tracer.D_std_cm2_s
 
-    def to_dataframe(self) -> pd.DataFrame:
-        """One-row table of the scalar results (units in the column names)."""
+    def scalars(self) -> dict[str, Any]:
+        """The scalar results (units in the names): one row of :meth:`to_dataframe`, and the
+        transport stage's summary in a screening run."""
         c = self.collective
         h = self.hopping
-        row = {
+        return {
             "species": self.species,
             "temperature_K": self.temperature_k,
             "D_cm2_s": self.tracer.D_cm2_s,
@@ -169,7 +170,10 @@ class DiffusionResult:
             "hop_rate_per_ps_per_ion": None if h is None else h.hop_rate_per_ps_per_ion,
             "mechanism": None if h is None else h.mechanism,
         }
-        return pd.DataFrame([row])
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One-row table of the scalar results (:meth:`scalars`; units in the column names)."""
+        return pd.DataFrame([self.scalars()])
 
     def to_dict(self) -> dict[str, Any]:
         """The content of ``diffusion.json``."""

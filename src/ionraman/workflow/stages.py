@@ -471,8 +471,7 @@ def _transport(task: SeedTask, upstream: Sequence[StageResult]):
                 seed=0,
                 plot=True,
             )
-        row = res.to_dataframe().iloc[0].to_dict()
-        row = {k: _plain(v) for k, v in row.items()}
+        row = {k: _plain(v) for k, v in res.scalars().items()}
         row["alpha2_max"] = _plain(res.info.get("descriptors", {}).get("alpha2_max"))
         row["framework_intact_fraction"] = framework_intact_fraction(store)
         outputs = [Path(p).name for p in res.files.values()]

@@ -33,7 +33,7 @@ def test_fit_recovers_synthetic_target(solver) -> None:
     y = _to6(np.array([a.info["REF_polarizability"] for a in test]))
     n = np.full(len(test), float(len(test[0])))
     ml = _metrics(y, _to6(pred.alpha), n, _group_ids(test))
-    base = _metrics(y, _to6(m.baseline.predict_many(test)), n, _group_ids(test))
+    base = _metrics(y, _to6(m.baseline.predict_alpha(test)), n, _group_ids(test))
     assert ml["r2_delta_alpha"] > 0.9
     assert ml["rmse_per_atom_A3"] < 0.75 * base["rmse_per_atom_A3"]
     assert np.isfinite(m.threshold_per_atom) and 0.0 <= pred.flagged_fraction < 0.5
@@ -53,7 +53,7 @@ def test_ridge_solver_penalty_choice_and_limit() -> None:
         solver="ridge", ensemble_size=1, ridge_penalties=(1e14,), val_fraction=0.0
     )
     fit_ensemble(stiff, data)
-    base = stiff.baseline.predict_many(data)
+    base = stiff.baseline.predict_alpha(data)
     learned = stiff.predict(data).alpha - base
     assert np.abs(learned).max() < 1e-6 * np.abs(base - base.mean(0)).max()
     for bad in ({"solver": "sgd"}, {"ridge_penalties": ()}, {"ridge_penalties": (0.0,)},

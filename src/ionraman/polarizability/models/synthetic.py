@@ -49,7 +49,7 @@ def _switch(r: np.ndarray) -> np.ndarray:
 def synthetic_alpha(atoms: Atoms, bond: BondPolarizabilityModel | None = None) -> np.ndarray:
     """The synthetic α (3×3, Å³) of a periodic structure."""
     bond = bond or reference_bond_model()
-    alpha = bond.predict(atoms)
+    alpha = bond.predict_one(atoms)
     sym = np.array(atoms.get_chemical_symbols())
     i, j, s = neighbour_pairs(atoms.positions, atoms.cell.array, atoms.pbc, _R_OFF)
     d = atoms.positions[j] - atoms.positions[i] + s @ atoms.cell.array
