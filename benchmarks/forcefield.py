@@ -20,7 +20,7 @@ teacher's time per step is the reference (``x teacher`` = teacher ms/step over t
 Force error: ``--frames`` frames of a fresh 432-atom student MD at 700 K (Bussi NVT, 0.5 ps
 equilibration, frames 0.25 ps apart, seed 7: never seen in training) are labelled by the teacher;
 RMSE and MAE of the student's forces per component, in meV/Å, with the teacher's RMS force for
-scale (:func:`ionraman.distillation.distill.student_errors`; the labels are kept in
+scale (:func:`ionraman.distillation.loop.student_errors`; the labels are kept in
 ``fresh_700K_teacher.extxyz`` and reused by a rerun). The student's errors on its own
 validation set (fresh teacher MD, written by the distillation into ``student.json``) are printed
 beside them.
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ionraman.distillation.distill import label_frames, student_errors
+from ionraman.distillation.loop import label_frames, student_errors
 from ionraman.forcefields import load_force_field
 from ionraman.forcefields.nep import shipped_students
 from ionraman.forcefields.registry import DEFAULT_FORCE_FIELD

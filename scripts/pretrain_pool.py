@@ -23,8 +23,8 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     from ase.io import read
 
-    from ionraman.distillation.distill import label_frames
-    from ionraman.distillation.explore import trajectory_frames
+    from ionraman.distillation.exploration import trajectory_frames
+    from ionraman.distillation.loop import label_frames
     from ionraman.forcefields import get_force_field, load_force_field
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ionraman.examples import example_config
-from ionraman.workflow.config import load_config, resolve_force_field
+from ionraman.workflow.config import load_config
+from ionraman.workflow.preparation import resolve_force_field
 
 REPO = Path(__file__).resolve().parents[1]
 

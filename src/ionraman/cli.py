@@ -621,7 +621,7 @@ def forcefield_explore(
     from ase.io import write
 
     from ionraman._io import atomic_path
-    from ionraman.distillation.explore import explore, select_by_grade
+    from ionraman.distillation.exploration import explore, select_by_grade
     from ionraman.errors import InputError
     from ionraman.md import parse_time_ps
     from ionraman.structures import load_structure, make_supercell
@@ -717,7 +717,7 @@ def forcefield_distill(
     """Distil the teacher into a NEP student with active learning (resumable; see docs)."""
     from dataclasses import replace
 
-    from ionraman.distillation.distill import DistillSettings, distill
+    from ionraman.distillation.loop import DistillSettings, distill
     from ionraman.forcefields.nep import NEPHyperparameters
     from ionraman.md import parse_time_ps
 

@@ -77,7 +77,7 @@ def test_train_student_on_dft_labels(tmp_path: Path) -> None:
         train_student([train], tmp_path / "again", hyper, test_files=[train])
 
     # two stages: pre-training on frames labelled by a model, then fine-tuning on the DFT ones
-    from ionraman.distillation.distill import label_frames
+    from ionraman.distillation.loop import label_frames
     from ionraman.forcefields import load_force_field
 
     pool = [a.copy() for a in same[:2]]

@@ -16,7 +16,7 @@ from ionraman.polarizability import (
     predict_alpha,
 )
 from ionraman.trajectory import TrajectoryWriter
-from ionraman.workflow.config import shipped_models_dir
+from ionraman.workflow.preparation import shipped_models_dir
 
 MODELS = shipped_models_dir()
 FILES = {"cartesian-tensor": "cartesian-na-sb-w-s.pt", "bond-polarizability": "bond-na-sb-w-s.json"}

@@ -7,7 +7,7 @@ from ionraman.polarizability import load_model, predict_alpha
 from ionraman.polarizability.bond_model import POLARIZABILITY_KEY, BondPolarizabilityModel
 from ionraman.polarizability.labelled import load_labelled
 from ionraman.polarizability.scores import alpha_scores, reference_alpha
-from ionraman.workflow.config import shipped_models_dir
+from ionraman.workflow.preparation import shipped_models_dir
 
 HELDOUT = shipped_models_dir().parent / "reference" / "heldout" / "labelled.extxyz"
 
@@ -32,7 +32,7 @@ def test_shipped_learned_model_is_the_default_and_beats_the_baseline_on_held_out
     its δα error is below the bond baseline's (measured when shipped, 34 labels: 1.05 vs 1.59
     Å^3, R² δα 0.959 vs 0.907; models README)."""
     from ionraman.polarizability.models import CartesianTensorModel
-    from ionraman.workflow.config import _shipped_model
+    from ionraman.workflow.preparation import _shipped_model
 
     path = _shipped_model({"Na", "Sb", "W", "S"})
     assert path is not None and path.name == "cartesian-na-sb-w-s.pt"

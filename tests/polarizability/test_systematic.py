@@ -12,7 +12,7 @@ from ionraman.polarizability.systematic import (
     validation_path,
     write_validation,
 )
-from ionraman.workflow.config import shipped_models_dir
+from ionraman.workflow.preparation import shipped_models_dir
 
 
 def test_record_round_trip_and_bias_per_phase(tmp_path) -> None:

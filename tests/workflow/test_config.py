@@ -212,12 +212,12 @@ def test_auto_polarizability_model_uses_a_shipped_model_covering_the_elements(
 ):
     import shutil
 
-    import ionraman.workflow.config as config_module
+    import ionraman.workflow.preparation as preparation
 
     shipped = tmp_path / "models"
     shipped.mkdir()
     shutil.copy(bond_model_path, shipped / "alpha_bond_nasbs.json")
-    monkeypatch.setattr(config_module, "shipped_models_dir", lambda: shipped)
+    monkeypatch.setattr(preparation, "shipped_models_dir", lambda: shipped)
     body = """
     temperatures_K = [700]
     [[candidates]]

@@ -6,6 +6,7 @@ combined; per candidate an Arrhenius fit; across candidates the ranking, the cor
 metric with log D and an optional calibration; then an HTML report.
 
 * :mod:`.config` — the TOML configuration (pydantic), one-line errors naming the field;
+* :mod:`.preparation` — structures, force field and α model of every candidate resolved in memory;
 * :mod:`.plan` — typed tasks built once from the config (:class:`~.plan.SeedTask` carries the
   :class:`~ionraman.md.MDSettings` of its run, the α model and the analysis settings);
 * :mod:`.stages` — the science of the stages (structure, MD, α, spectra, metrics, transport);
@@ -23,16 +24,18 @@ metric with log D and an optional calibration; then an HTML report.
 """
 
 from ionraman.workflow.cluster import build_slurm_cluster, make_client, slurm_job_script
-from ionraman.workflow.config import WorkflowConfig, load_config, prepare
+from ionraman.workflow.config import WorkflowConfig, load_config
 from ionraman.workflow.orchestrate import run
 from ionraman.workflow.outcome import RunResult
 from ionraman.workflow.plan import CandidateInfo, PointTask, SeedTask, plan_run
+from ionraman.workflow.preparation import PreparedCandidate, prepare
 from ionraman.workflow.records import StageResult
 from ionraman.workflow.results import read_results
 
 __all__ = [
     "CandidateInfo",
     "PointTask",
+    "PreparedCandidate",
     "RunResult",
     "SeedTask",
     "StageResult",

@@ -43,14 +43,10 @@ from ionraman.errors import InputError, Interrupted
 from ionraman.validate import check_output_dir
 from ionraman.workflow.cluster import _quiet_dask_logs, make_client
 from ionraman.workflow.combine import PointResult, run_arrhenius, run_point
-from ionraman.workflow.config import (
-    PreparedCandidate,
-    WorkflowConfig,
-    load_config,
-    prepare,
-)
+from ionraman.workflow.config import WorkflowConfig, load_config
 from ionraman.workflow.outcome import RunResult
 from ionraman.workflow.plan import CandidateInfo, RunPlan, SeedTask, plan_run
+from ionraman.workflow.preparation import PreparedCandidate, prepare
 from ionraman.workflow.records import StageResult, journal_event, run_local_stage, sha256_json
 from ionraman.workflow.signals import import_cluster_backends, stop_on_signals
 from ionraman.workflow.stages import METRICS_VERSION, SEED_STAGES, run_seed_stage

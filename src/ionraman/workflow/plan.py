@@ -415,7 +415,7 @@ def plan_run(
     cfg
         The validated :class:`~ionraman.workflow.config.WorkflowConfig`.
     prepared
-        Its :class:`~ionraman.workflow.config.PreparedCandidate` list.
+        Its :class:`~ionraman.workflow.preparation.PreparedCandidate` list.
     run_dir, run_id
         Run directory and invocation id.
     force_field_sha256, model_sha256

@@ -10,10 +10,10 @@ One round is three resumable steps, the middle one a DFT job:
    171, 109180 (2019); as implemented in torchnep) and the most novel ones taken by greedy
    D-optimal selection;
 3. label the selection (``ionraman reference forces``, or a teacher in
-   :mod:`ionraman.distillation.distill`) and train again.
+   :mod:`ionraman.distillation.loop`) and train again.
 
 ``ionraman forcefield explore`` runs steps 1–2 and writes the selection as an extxyz file of
-structures to label. :mod:`ionraman.distillation.distill` uses the same two functions.
+structures to label. :mod:`ionraman.distillation.loop` uses the same two functions.
 """
 
 from __future__ import annotations

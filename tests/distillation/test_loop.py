@@ -19,7 +19,7 @@ from ase.io import read
 pytest.importorskip("torchnep")
 pytest.importorskip("calorine")
 
-from ionraman.distillation.distill import DistillSettings, distill, label_frames
+from ionraman.distillation.loop import DistillSettings, distill, label_frames
 from ionraman.errors import InputError
 from ionraman.forcefields import load_force_field
 from ionraman.forcefields.builtin import register_student

@@ -57,7 +57,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
 from ionraman._io import atomic_path, file_sha256, package_versions, write_json_atomic
-from ionraman.distillation.explore import explore, select_by_grade, trajectory_frames
+from ionraman.distillation.exploration import explore, select_by_grade, trajectory_frames
 from ionraman.errors import InputError
 from ionraman.forcefields.nep import (
     STUDENT_META,
