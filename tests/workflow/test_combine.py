@@ -23,6 +23,7 @@ def test_seed_mean_error_uses_the_larger_of_seed_scatter_and_run_errors() -> Non
 
 def test_point_result_round_trips_through_point_json(tmp_path) -> None:
     from ionraman.workflow.combine import PointResult
+    from ionraman.workflow.stages import PanelValue, SeedMetrics
 
     point = PointResult(
         candidate="t-Na3SbS4",
@@ -36,6 +37,13 @@ def test_point_result_round_trips_through_point_json(tmp_path) -> None:
         lowfreq_fraction=mean_over_seeds([0.005, 0.006], [0.001, 0.001]),
         panel={"fraction": mean_over_seeds([0.005, 0.006], [0.001, 0.001])},
         panel_descriptions={"fraction": "0-50 cm-1 over 0-800 cm-1"},
+        per_seed_metrics=[
+            SeedMetrics(
+                lowfreq_fraction=0.005,
+                lowfreq_fraction_stderr=0.001,
+                panel={"fraction": PanelValue(0.005, 0.001, "0-50 cm-1 over 0-800 cm-1")},
+            )
+        ],
     )
     point.save(tmp_path / "point.json")
     back = PointResult.load(tmp_path / "point.json")

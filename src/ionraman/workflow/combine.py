@@ -26,6 +26,7 @@ from ionraman.workflow.records import TASK_LOG, StageContext, StageResult, block
 from ionraman.workflow.stages import (
     METRICS_VERSION,
     AlphaSeries,
+    SeedMetrics,
     _compute_spectrum,
     _plain,
     _write_spectrum,
@@ -174,7 +175,7 @@ class PointResult:
     alpha_outside_most_species_fraction: float | None = None
     resolution_cm1: float | None = None
     pooled_metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
-    per_seed_metrics: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    per_seed_metrics: list[SeedMetrics] = dataclasses.field(default_factory=list)
     lowfreq_fraction: SeedMean | None = None
     lowfreq_fraction_pooled: float | None = None
     band_ratio: SeedMean | None = None
@@ -198,6 +199,7 @@ class PointResult:
         for name in cls._MEANS:
             d[name] = SeedMean.from_dict(d.get(name))
         d["panel"] = {k: SeedMean(**v) for k, v in d.get("panel", {}).items()}
+        d["per_seed_metrics"] = [SeedMetrics.from_dict(m) for m in d.get("per_seed_metrics", [])]
         return cls(**d)
 
 
@@ -252,29 +254,30 @@ def _alpha_flags(point: PointResult, done_a: Sequence[StageResult]) -> None:
     point.alpha_outside_most_species_fraction = means.get(most)
 
 
-def _metrics_of_seeds(point: PointResult, per_seed: list[dict[str, Any]], pooled: dict) -> None:
+def _metrics_of_seeds(point: PointResult, per_seed: list[SeedMetrics], pooled: dict) -> None:
     point.per_seed_metrics = per_seed
     for name in ("lowfreq_fraction", "band_ratio"):
-        vals = [m.get(name) for m in per_seed]
+        vals = [getattr(m, name) for m in per_seed]
         if all(v is None for v in vals):
             continue
-        setattr(point, name, mean_over_seeds(vals, [m.get(f"{name}_stderr") for m in per_seed]))
+        errs = [getattr(m, f"{name}_stderr") for m in per_seed]
+        setattr(point, name, mean_over_seeds(vals, errs))
         setattr(point, f"{name}_pooled", (pooled.get(name) or {}).get("value"))
     for m in per_seed:
-        for name, v in (m.get("panel") or {}).items():
-            point.panel_descriptions.setdefault(name, v.get("description", ""))
+        for name, v in m.panel.items():
+            point.panel_descriptions.setdefault(name, v.description)
     for name in point.panel_descriptions:
-        vals = [(m.get("panel") or {}).get(name, {}) for m in per_seed]
+        vals = [m.panel.get(name) for m in per_seed]
         point.panel[name] = mean_over_seeds(
-            [v.get("value") for v in vals], [v.get("stderr") for v in vals]
+            [None if v is None else v.value for v in vals],
+            [None if v is None else v.stderr for v in vals],
         )
-    amps = [m.get("central_peak_A") for m in per_seed]
+    amps = [m.central_peak_A for m in per_seed]
     if any(a is not None for a in amps):
         point.panel["central_peak_A"] = mean_over_seeds(amps, [None] * len(amps))
         point.panel_descriptions["central_peak_A"] = "Debye amplitude of the central-peak fit"
     point.central_peak_tau_ps = mean_over_seeds(
-        [m.get("central_peak_tau_ps") for m in per_seed],
-        [m.get("central_peak_tau_err_ps") for m in per_seed],
+        [m.central_peak_tau_ps for m in per_seed], [m.central_peak_tau_err_ps for m in per_seed]
     )
 
 
@@ -338,7 +341,8 @@ def run_point(
             point.pooled_metrics = pooled
             point.spectrum_status = "done"
             point.resolution_cm1 = spectrum.resolution_cm1
-            _metrics_of_seeds(point, [r.summary for r in ok_l if r.done], pooled)
+            per_seed = [SeedMetrics.from_dict(r.summary) for r in ok_l if r.done]
+            _metrics_of_seeds(point, per_seed, pooled)
         point.save(ctx.dir / "point.json")
         return ctx.finish([*outputs, "point.json"], {"spectrum_status": point.spectrum_status})
 

@@ -49,7 +49,7 @@ from ionraman.workflow.plan import CandidateInfo, RunPlan, SeedTask, plan_run
 from ionraman.workflow.preparation import PreparedCandidate, prepare
 from ionraman.workflow.records import StageResult, journal_event, run_local_stage, sha256_json
 from ionraman.workflow.signals import import_cluster_backends, stop_on_signals
-from ionraman.workflow.stages import METRICS_VERSION, SEED_STAGES, run_seed_stage
+from ionraman.workflow.stages import METRICS_VERSION, SEED_STAGES, SeedMetrics, run_seed_stage
 
 __all__ = ["run"]
 
@@ -321,7 +321,7 @@ def _seed_rows(
             "mechanism",
         ):
             row[key] = ts.get(key)
-        ls = lf.summary
+        ls = SeedMetrics.from_dict(lf.summary) if lf.done else SeedMetrics()
         for key in (
             "lowfreq_fraction",
             "lowfreq_fraction_stderr",
@@ -329,13 +329,13 @@ def _seed_rows(
             "band_ratio_stderr",
             "central_peak_tau_ps",
         ):
-            row[key] = ls.get(key)
+            row[key] = getattr(ls, key)
         # learned α models: frames flagged as outside the training data, atoms outside its domain
         als = al.summary
         row["alpha_flagged_fraction"] = als.get("flagged_fraction")
         row["alpha_outside_atom_fraction"] = als.get("outside_fraction_mean")
         if lf.status == "skipped":
-            row["lowfreq_status"] = ls.get("reason", "skipped")
+            row["lowfreq_status"] = lf.summary.get("reason", "skipped")
         rows.append(row)
     df = pd.DataFrame(rows)
     for col in df.columns:

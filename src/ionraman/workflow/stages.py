@@ -62,6 +62,8 @@ from ionraman.workflow.records import (
 __all__ = [
     "SEED_STAGES",
     "AlphaSeries",
+    "PanelValue",
+    "SeedMetrics",
     "run_seed_stage",
     "spectrum_metrics",
 ]
@@ -420,30 +422,87 @@ def _lowfreq(task: SeedTask, upstream: Sequence[StageResult]):
         spectrum = RamanSpectrum.load(spec_res.dir / "spectrum.h5")
         metrics = spectrum_metrics(spectrum, settings)
         write_json_atomic(ctx.dir / "lowfreq.json", metrics)
-        return ctx.finish(["lowfreq.json"], _flat_metrics(metrics))
+        return ctx.finish(["lowfreq.json"], SeedMetrics.of(metrics).to_dict())
 
     return body, inputs
 
 
-def _flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in ("lowfreq_fraction", "band_ratio"):
-        m = metrics.get(name)
-        if m:
-            out[name] = m["value"]
-            out[f"{name}_stderr"] = m.get("stderr")
-    out["panel"] = {
-        name: {"value": m.get("value"), "stderr": m.get("stderr"), "description": m["description"]}
-        for name, m in metrics.get("panel", {}).items()
-    }
-    cp = metrics.get("central_peak")
-    if cp:
-        ok = bool(cp.get("success"))
-        out["central_peak_tau_ps"] = cp.get("tau_ps") if ok else None
-        out["central_peak_tau_err_ps"] = cp.get("tau_err_ps") if ok else None
-        out["central_peak_A"] = cp.get("A") if ok else None
-        out["central_peak_fit"] = cp.get("message")
-    return out
+@dataclasses.dataclass(frozen=True)
+class PanelValue:
+    """One metric definition of the panel on one spectrum.
+
+    Attributes
+    ----------
+    value, stderr
+        The metric and its time-block bootstrap error (``None`` when the spectrum cannot give it).
+    description
+        What the definition is (window, channel, representation).
+    """
+
+    value: float | None
+    stderr: float | None
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedMetrics:
+    """What the ``lowfreq`` stage measured on one run's spectrum (its record summary; the full
+    metric objects are in ``lowfreq.json``).
+
+    Attributes
+    ----------
+    lowfreq_fraction, lowfreq_fraction_stderr
+        The configured low-frequency fraction and its error.
+    band_ratio, band_ratio_stderr
+        The configured band ratio and its error (``None`` without ``analysis.band``).
+    panel
+        Every definition of the metric panel (:mod:`ionraman.screening.panel`).
+    central_peak_tau_ps, central_peak_tau_err_ps, central_peak_A
+        Debye relaxation time (ps), its error and amplitude of the central-peak fit (``None``
+        when the fit was not asked for or found no central peak).
+    central_peak_fit
+        The fit's message.
+    """
+
+    lowfreq_fraction: float | None = None
+    lowfreq_fraction_stderr: float | None = None
+    band_ratio: float | None = None
+    band_ratio_stderr: float | None = None
+    panel: dict[str, PanelValue] = dataclasses.field(default_factory=dict)
+    central_peak_tau_ps: float | None = None
+    central_peak_tau_err_ps: float | None = None
+    central_peak_A: float | None = None
+    central_peak_fit: str | None = None
+
+    @classmethod
+    def of(cls, metrics: dict[str, Any]) -> SeedMetrics:
+        """From :func:`spectrum_metrics`."""
+        values: dict[str, Any] = {}
+        for name in ("lowfreq_fraction", "band_ratio"):
+            m = metrics.get(name)
+            if m:
+                values[name] = m["value"]
+                values[f"{name}_stderr"] = m.get("stderr")
+        values["panel"] = {
+            name: PanelValue(m.get("value"), m.get("stderr"), m["description"])
+            for name, m in metrics.get("panel", {}).items()
+        }
+        cp = metrics.get("central_peak")
+        if cp:
+            ok = bool(cp.get("success"))
+            values["central_peak_tau_ps"] = cp.get("tau_ps") if ok else None
+            values["central_peak_tau_err_ps"] = cp.get("tau_err_ps") if ok else None
+            values["central_peak_A"] = cp.get("A") if ok else None
+            values["central_peak_fit"] = cp.get("message")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SeedMetrics:
+        """From :meth:`to_dict` (a stage record's summary)."""
+        return cls(**{**d, "panel": {k: PanelValue(**v) for k, v in d.get("panel", {}).items()}})
 
 
 def _transport(task: SeedTask, upstream: Sequence[StageResult]):
