@@ -35,10 +35,14 @@ __all__ = [
     "CandidateTask",
     "MetricSettings",
     "PointTask",
+    "RunPlan",
     "SeedTask",
     "SpectrumSettings",
     "TransportSettings",
+    "md_record",
+    "metric_settings",
     "plan_run",
+    "spectrum_settings",
 ]
 
 EXTRAPOLATE_K = 300.0
