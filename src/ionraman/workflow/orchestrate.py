@@ -155,12 +155,10 @@ def _plan(
     cfg: WorkflowConfig, prepared: list[PreparedCandidate], run_dir: Path, run_id: str
 ) -> tuple[RunPlan, dict[tuple[str, str], float]]:
     """The run's tasks and the progress weight of every stage (MD cost ∝ atoms × steps)."""
-    ff_sha = {c.force_field: _ff_fingerprint(c.force_field) for c in prepared}
-    model_sha = {
-        c.polarizability_model: file_sha256(c.polarizability_model)
-        for c in prepared
-        if c.polarizability_model
-    }
+    # each weights file hashed once, however many candidates share it
+    ff_sha = {name: _ff_fingerprint(name) for name in {c.force_field for c in prepared}}
+    models = {c.polarizability_model for c in prepared if c.polarizability_model}
+    model_sha = {path: file_sha256(path) for path in models}
     plan = plan_run(
         cfg, prepared, run_dir, run_id, force_field_sha256=ff_sha, model_sha256=model_sha
     )
