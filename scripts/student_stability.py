@@ -6,7 +6,10 @@ at the experimental cell (``--temperature``, default 900 K; ``--time``, default 
 every 50 fs, 2 ps equilibration), resumable. Prints per run the fraction of frames with every
 Sb/W tetrahedrally coordinated (4 S within 3.0 Å) and without S–S bonds (< 2.6 Å), the shortest
 S–S distance seen, and writes the frames with defects to ``OUT/<run>_suspicious.extxyz``
-(cut to at most ``--max-suspicious``) for a DFT check (``ionraman reference forces``).
+(at most ``--max-suspicious``: the shortest S–S contacts first, at least 0.5 ps apart, so that
+each is a separate event) for a DFT check (``ionraman reference forces``). ``--small`` runs the
+31–32-atom cells of the DFT training set instead, whose suspicious frames cost minutes of DFT each
+rather than hours.
 
     nohup .venv/bin/python scripts/student_stability.py nep:out/dft/student/nep.txt \
         --out out/dft/stability > out/dft/stability.log 2>&1 &
@@ -21,6 +24,9 @@ from pathlib import Path
 import numpy as np
 
 CELLS = {"t": ("t-Na3SbS4", 2), "c": ("c-Na3SbS4", 2), "w": ("c-Na3SbS4:W0.125", 2)}
+# --small: the 31-32-atom cells of the DFT training set, cheap enough to label the contacts with DFT
+SMALL_CELLS = {"t": ("t-Na3SbS4", (2, 1, 1)), "c": ("c-Na3SbS4", (2, 1, 1)),
+               "w": ("c-Na3SbS4:W0.25", (2, 1, 1))}
 
 
 def frame_checks(atoms) -> tuple[int, int, float]:
@@ -34,6 +40,17 @@ def frame_checks(atoms) -> tuple[int, int, float]:
     ss = (sym[i] == "S") & (sym[j] == "S")
     shortest = float(d[ss].min()) if ss.any() else float("inf")
     return int(np.sum(cn[centres] != 4)), int(np.sum(ss & (d < 2.6)) // 2), shortest
+
+
+def separate_events(frames: list, n: int, min_gap: int = 10) -> list:
+    """Up to ``n`` frames, shortest S–S contact first, at least ``min_gap`` frames apart."""
+    chosen: list = []
+    for a in sorted(frames, key=lambda a: a.info["shortest_S_S_A"]):
+        if len(chosen) == n:
+            break
+        if all(abs(a.info["frame"] - c.info["frame"]) >= min_gap for c in chosen):
+            chosen.append(a)
+    return sorted(chosen, key=lambda a: a.info["frame"])
 
 
 def _finite(x: float) -> float | None:
@@ -55,13 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time", type=float, default=100.0, help="production, ps")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-suspicious", type=int, default=20)
+    ap.add_argument("--small", action="store_true", help="31-32-atom cells instead of 128")
     ap.add_argument("--out", type=Path, default=Path("out/stability"))
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     ff = load_force_field(args.force_field, device="cpu", threads=1)
     summary = {}
     for key in args.cells:
-        name, supercell = CELLS[key]
+        name, supercell = (SMALL_CELLS if args.small else CELLS)[key]
         atoms = get_structure(name, supercell=supercell)
         tag = f"{key}_{args.temperature:g}K"
         store = run_md(atoms, temperature_k=args.temperature, time_ps=args.time, force_field=ff,
@@ -74,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                 n_def, n_ss, dmin = frame_checks(a)
                 rows.append((n_def, n_ss, dmin))
                 if n_def or n_ss:
-                    a.info.update(run=tag, frame=k, n_defective=n_def, n_SS_bonds=n_ss)
+                    a.info.update(run=tag, frame=k, n_defective=n_def, n_SS_bonds=n_ss,
+                                  shortest_S_S_A=dmin)
                     bad.append(a)
         arr = np.array(rows)
         summary[tag] = {
@@ -86,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             "median_shortest_S_S_A": _finite(np.median(arr[:, 2])),
         }
         if bad:
-            pick = np.linspace(0, len(bad) - 1, min(len(bad), args.max_suspicious)).astype(int)
-            write(args.out / f"{tag}_suspicious.extxyz", [bad[p] for p in pick], format="extxyz")
+            write(args.out / f"{tag}_suspicious.extxyz",
+                  separate_events(bad, args.max_suspicious), format="extxyz")
         print(tag, json.dumps(summary[tag]), flush=True)
     (args.out / "summary.json").write_text(json.dumps(
-        {"force_field": ff.provenance(), "time_ps": args.time, "summary": summary}, indent=1,
+        {"force_field": ff.provenance(), "time_ps": args.time, "small_cells": args.small,
+         "summary": summary}, indent=1,
         default=str))
     return 0
 

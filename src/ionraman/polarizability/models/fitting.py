@@ -242,9 +242,8 @@ def fit_ensemble(
     )
 
     train = _train_ridge if cfg.solver == "ridge" else _train_adam
-    epochs, ridge = train(
-        model, q_all, t_all, ch_all, owner, sizes, resid, groups, is_train, rng, verbose
-    )
+    data = _FitData(q_all, t_all, ch_all, owner, sizes, resid, groups, is_train)
+    epochs, ridge = train(model, data, rng, verbose)
     q_norm = model._normalised(q_all, ch_all)
     model.domain = FeatureDomain.from_training(
         q_norm[train_atoms], ch_all[train_atoms], owner[train_atoms], c,
@@ -297,18 +296,39 @@ def fit_ensemble(
 # ----------------------------------------------------------------------------------------------
 # solvers
 # ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _FitData:
+    """What both solvers fit: the atoms of all S structures (training first, then validation)
+    and the targets of their learned part.
+
+    Attributes
+    ----------
+    q, t : torch.Tensor
+        Per-atom invariants ``[A, n_scalar]`` and ℓ = 2 tensors ``[A, n_tensor, 6]``, raw.
+    channel, owner : torch.Tensor
+        Per-atom species index into ``model.species`` and structure index, ``[A]``.
+    sizes : ndarray
+        Atoms per structure, ``[S]``.
+    resid : ndarray
+        Label minus baseline, Voigt ``[S, 6]`` (Å³).
+    groups : ndarray
+        Group id per structure (δα is taken within a group), ``[S]``.
+    is_train : ndarray of bool
+        Training (True) or validation structure, ``[S]``.
+    """
+
+    q: torch.Tensor
+    t: torch.Tensor
+    channel: torch.Tensor
+    owner: torch.Tensor
+    sizes: np.ndarray
+    resid: np.ndarray
+    groups: np.ndarray
+    is_train: np.ndarray
+
+
 def _train_adam(
-    model: CartesianTensorModel,
-    q_all: torch.Tensor,
-    t_all: torch.Tensor,
-    ch_all: torch.Tensor,
-    owner: torch.Tensor,
-    sizes: np.ndarray,
-    resid: np.ndarray,
-    groups: np.ndarray,
-    is_train: np.ndarray,
-    rng: np.random.Generator,
-    verbose: bool,
+    model: CartesianTensorModel, data: _FitData, rng: np.random.Generator, verbose: bool
 ) -> tuple[list[int], dict[str, Any] | None]:
     """MLP heads of all ensemble members by AdamW, one pass for all members.
 
@@ -319,6 +339,8 @@ def _train_adam(
     epochs. Returns the best epoch of each member and no ridge report.
     """
     assert model.heads is not None
+    q_all, t_all, ch_all, owner = data.q, data.t, data.channel, data.owner
+    sizes, resid, groups, is_train = data.sizes, data.resid, data.groups, data.is_train
     cfg = model.config
     k_members = cfg.ensemble_size
     n_struct = len(sizes)
@@ -403,17 +425,7 @@ def _train_adam(
 
 
 def _train_ridge(
-    model: CartesianTensorModel,
-    q_all: torch.Tensor,
-    t_all: torch.Tensor,
-    ch_all: torch.Tensor,
-    owner: torch.Tensor,
-    sizes: np.ndarray,
-    resid: np.ndarray,
-    groups: np.ndarray,
-    is_train: np.ndarray,
-    rng: np.random.Generator,
-    verbose: bool,
+    model: CartesianTensorModel, data: _FitData, rng: np.random.Generator, verbose: bool
 ) -> tuple[list[int], dict[str, Any] | None]:
     """Linear heads in closed form: kernel (dual) ridge regression.
 
@@ -440,6 +452,8 @@ def _train_ridge(
     cross-validation losses, the number of folds and the chosen penalty.
     """
     assert model.heads is not None
+    q_all, t_all, ch_all, owner = data.q, data.t, data.channel, data.owner
+    sizes, resid, groups, is_train = data.sizes, data.resid, data.groups, data.is_train
     cfg = model.config
     n_struct = len(sizes)
     train_idx = np.flatnonzero(is_train)
