@@ -78,12 +78,13 @@ def table() -> str:
 
 def cost() -> str:
     """DFT cost recorded in ``<split>/results/*.json``: CPU hours (all ranks, pw.x + ph.x) per
-    split and cell size, and the mean per label; the α labels (ε∞, DFPT) first, then the SCF
-    labels of the force fields (``scf/<purpose>/``). A label continued after an interruption
-    records only its last attempt, so the sums are lower bounds."""
+    split and cell size, and the mean per label; the α labels (ε∞, DFPT: every directory with
+    records outside ``scf/``) first, then the SCF labels of the force fields
+    (``scf/<purpose>/``). A label continued after an interruption records only its last attempt,
+    so the sums are lower bounds."""
     lines, total, resumed = [], 0.0, 0
-    splits = ["train", "heldout", "spectrum"] + [
-        str(d.parent.relative_to(DATA)) for d in sorted(DATA.glob("scf/**/results"))]
+    found = sorted(str(d.parent.relative_to(DATA)) for d in DATA.glob("**/results"))
+    splits = sorted(found, key=lambda s: s.startswith("scf"))  # stable: α labels first
     for split in splits:
         per_size: dict[int, list[float]] = defaultdict(list)
         for f in sorted((DATA / split / "results").glob("*.json")):
