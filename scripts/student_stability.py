@@ -33,13 +33,15 @@ def frame_checks(atoms) -> tuple[int, int, float]:
     """(number of Sb/W not 4-coordinated by S within 3.0 Å, S–S pairs < 2.6 Å, shortest S–S Å)."""
     from ase.neighborlist import neighbor_list
 
+    from ionraman.forcefields.contacts import CONTACT_A
+
     sym = np.asarray(atoms.get_chemical_symbols())
     i, j, d = neighbor_list("ijd", atoms, 3.0, self_interaction=False)
     centres = np.flatnonzero(np.isin(sym, ["Sb", "W"]))
     cn = np.bincount(i[(sym[j] == "S") & np.isin(sym[i], ["Sb", "W"])], minlength=len(atoms))
     ss = (sym[i] == "S") & (sym[j] == "S")
     shortest = float(d[ss].min()) if ss.any() else float("inf")
-    return int(np.sum(cn[centres] != 4)), int(np.sum(ss & (d < 2.6)) // 2), shortest
+    return int(np.sum(cn[centres] != 4)), int(np.sum(ss & (d < CONTACT_A)) // 2), shortest
 
 
 def separate_events(frames: list, n: int, min_gap: int = 10) -> list:
