@@ -16,6 +16,7 @@
 # train    ionraman forcefield train on scf/train + scf/al_001..ROUND, held-out scf/heldout,
 #          pre-trained on the 7net-l3i5 pool (scripts/pretrain_pool.py makes a new one)
 #          -> out/dft/student_rROUND (copy to src/ionraman/data/forcefields/<name> to ship).
+#          The shipped nep-na-sb-w-s is `train 3`; scf/al_004 is its held-out contact check.
 # explore  student MD of 16-32-atom cells at 300/600/900 K; the frames it extrapolates most on
 #          (MaxVol grade) become scf/al_ROUND/snapshots.extxyz, labelled by the next `labels`.
 set -euo pipefail
