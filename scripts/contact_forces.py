@@ -15,9 +15,20 @@ than DFT's).
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ionraman.errors import InputError
+
+    try:
+        return _compare(argv)
+    except InputError as exc:  # a missing file, an unknown model, frames without contacts
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _compare(argv: list[str] | None) -> int:
     from ionraman.forcefields.contacts import contact_errors
     from ionraman.forcefields.registry import load_force_field
     from ionraman.forcefields.student import read_labelled

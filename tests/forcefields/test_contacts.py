@@ -9,6 +9,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from ionraman.errors import InputError
 from ionraman.forcefields.contacts import contact_errors, ligand_contacts
 
 
@@ -54,5 +55,5 @@ def test_contact_errors_of_a_model_that_attracts_where_dft_repels() -> None:
     assert e.pair_force_model_eV_A == pytest.approx(-1.0)
     assert e.pair_force_diff_eV_A == pytest.approx(-3.5)
     assert e.pair_force_diff_sem_eV_A == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="fewer than two"):
+    with pytest.raises(InputError, match="fewer than two"):
         contact_errors("soft", Attract(), [_pair(2.7, 1.0)])

@@ -23,6 +23,8 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator
 
+from ionraman.errors import InputError
+
 CONTACT_A = 2.6
 """Ligand–ligand distance below which two S count as in contact (Å)."""
 
@@ -90,15 +92,15 @@ class ContactErrors:
 def contact_errors(name: str, calc: BaseCalculator, frames: Sequence[Atoms],
                    species: str = "S", cutoff_A: float = CONTACT_A) -> ContactErrors:
     """Compare ``calc`` with the DFT forces of ``frames`` (calculator results) on their
-    ``species`` contacts; ValueError with fewer than two contacts in all."""
+    ``species`` contacts; InputError with fewer than two contacts in all."""
     from ionraman.forcefields.audit import predict, reference_values
 
-    ref = reference_values(frames)
-    pred, _ = predict(calc, frames, stress=False)
     pairs = [ligand_contacts(a, species, cutoff_A) for a in frames]
     if sum(map(len, pairs)) < 2:
-        raise ValueError(f"{len(frames)} frames hold fewer than two {species}–{species} "
+        raise InputError(f"{len(frames)} frames hold fewer than two {species}–{species} "
                          f"contacts below {cutoff_A} Å: nothing to compare")
+    ref = reference_values(frames)
+    pred, _ = predict(calc, frames, stress=False)
     dft = np.array([c.pair_force(r["forces"]) for r, cs in zip(ref, pairs, strict=True)
                     for c in cs])
     model = np.array([c.pair_force(p["forces"]) for p, cs in zip(pred, pairs, strict=True)
